@@ -1,0 +1,824 @@
+//! The chain walk: a sans-I/O state machine that validates one response.
+//!
+//! The caller starts a [`Session`], calls [`Session::validate`], and gets either
+//! [`Progress::Done`] with a [`Verdict`] or [`Progress::Need`] with the DS or DNSKEY lookup the
+//! walk needs next; it answers with [`Session::supply`] and calls `validate` again. Work already
+//! done (verified DS sets, trusted key sets, zone cuts) is kept in the session, so each call only
+//! continues where the last one stopped, and no signature is checked twice.
+//!
+//! Order of work (RFC 4035 §5): classify the response and find the signer of every RRset
+//! (answer chain, or the denial); walk from the closest trust anchor down to each signer, one
+//! label at a time, with a DS lookup per label (a signed DS → fetch and verify the child's
+//! DNSKEY set; a signed denial with NS → insecure delegation; without NS → no zone cut); then
+//! verify each RRset and the NSEC/NSEC3 proofs with the signer's keys.
+
+use std::collections::HashMap;
+
+use crate::anchor::{TrustAnchor, TrustAnchors};
+use crate::canonical::{Rrset, group};
+use crate::crypto;
+use crate::limits::{self, Budget};
+use crate::name::Name;
+use crate::nsec::{self, DsAbsence};
+use crate::nsec3::{Nsec3Failure, Nsec3Proof, Nsec3Set};
+use crate::outcome::{BogusReason, DenialKind, IndeterminateReason, InsecureReason, RrsetId, Security};
+use crate::rdata::{Dnskey, Ds, Nsec, Nsec3};
+use crate::rtype::{self, rcode};
+use crate::verify::{Clock, usable_ds, verify_rrset};
+use crate::wire::{Message, Question};
+
+/// A key lookup the walk needs: `name DS` or `name DNSKEY`, asked with DO and CD set.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KeyQuery {
+    /// Owner to ask for.
+    pub name: Name,
+    /// [`rtype::DS`] or [`rtype::DNSKEY`] (or [`rtype::DLV`] for look-aside).
+    pub rtype: u16,
+}
+
+/// What is known about a zone's keys; the caller may cache these between sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyEntry {
+    /// The zone's keys failed validation.
+    Bad {
+        /// Why.
+        reason: BogusReason,
+    },
+    /// The chain ends at or above this zone.
+    Insecure {
+        /// Why.
+        reason: InsecureReason,
+        /// Seconds this stays true.
+        ttl: u32,
+    },
+    /// The zone's DNSKEY set, verified.
+    Trusted {
+        /// The DNSKEY set.
+        keys: Vec<Dnskey>,
+        /// Seconds this stays valid (TTLs and signature expiry).
+        ttl: u32,
+    },
+}
+
+/// Where the caller's cache of key entries plugs in.
+pub trait KeyCache {
+    /// A cached entry for `zone`, if still valid.
+    fn key_entry(&self, zone: &Name) -> Option<KeyEntry>;
+}
+
+/// A cache that knows nothing.
+pub struct NoKeyCache;
+
+impl KeyCache for NoKeyCache {
+    fn key_entry(&self, _zone: &Name) -> Option<KeyEntry> {
+        None
+    }
+}
+
+/// One step of the chain, for traces and the EDE summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainStep {
+    /// The zone (or name) this step is about.
+    pub zone: Name,
+    /// What happened.
+    pub status: StepStatus,
+    /// Human-readable detail: keys, digests, proofs.
+    pub detail: String,
+}
+
+/// The state of one step of the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepStatus {
+    /// Validation failed here.
+    Bogus,
+    /// The chain ends here.
+    Insecure,
+    /// A name between zones that is no zone cut.
+    NotZoneCut,
+    /// Keys trusted.
+    Trusted,
+}
+
+impl StepStatus {
+    /// One-letter tag: `T`, `I`, `B`, `-`.
+    pub fn letter(self) -> char {
+        match self {
+            Self::Bogus => 'B',
+            Self::Insecure => 'I',
+            Self::NotZoneCut => '-',
+            Self::Trusted => 'T',
+        }
+    }
+}
+
+/// The validator's decision on one response.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Verdict {
+    /// Secure, insecure, bogus or indeterminate.
+    pub security: Security,
+    /// Upper bound in seconds for caching the answer (signature expiry, original TTLs).
+    pub ttl_cap: u32,
+    /// The chain steps taken, top-down.
+    pub steps: Vec<ChainStep>,
+    /// Work done.
+    pub budget: Budget,
+}
+
+impl Verdict {
+    /// A one-line chain summary such as `. [T] > org [T] > broken.org [B]`.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        for s in self.steps.iter().filter(|s| s.status != StepStatus::NotZoneCut) {
+            let item = format!("{} [{}]", s.zone, s.status.letter());
+            if parts.last() != Some(&item) {
+                parts.push(item);
+            }
+        }
+        parts.join(" > ")
+    }
+}
+
+/// What [`Session::validate`] returns.
+#[derive(Debug)]
+pub enum Progress {
+    /// A verdict.
+    Done(Verdict),
+    /// Supply the answer to this lookup, then call `validate` again.
+    Need(KeyQuery),
+}
+
+/// Configuration and anchors; cheap to share between sessions.
+#[derive(Clone, Debug)]
+pub struct Validator {
+    anchors: TrustAnchors,
+    skew: u32,
+}
+
+impl Validator {
+    /// A validator with these anchors and the default clock skew.
+    pub fn new(anchors: TrustAnchors) -> Self {
+        Self { anchors, skew: limits::DEFAULT_CLOCK_SKEW }
+    }
+
+    /// Sets the clock skew allowed around signature validity windows.
+    pub fn with_skew(mut self, skew: u32) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    /// The anchors.
+    pub fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
+    }
+
+    /// Starts validating one response at time `now` (seconds since the epoch).
+    pub fn session<'a>(&'a self, now: u64, cache: &'a dyn KeyCache) -> Session<'a> {
+        Session {
+            validator: self,
+            clock: Clock { now: now as u32, skew: self.skew },
+            cache,
+            budget: Budget::default(),
+            supplied: HashMap::new(),
+            keys: HashMap::new(),
+            ds_steps: HashMap::new(),
+            learned: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum DsStep {
+    Ds { set: Vec<Ds>, ttl: u32 },
+    NotZoneCut,
+}
+
+/// The validation of one response; see the module documentation.
+pub struct Session<'a> {
+    validator: &'a Validator,
+    clock: Clock,
+    cache: &'a dyn KeyCache,
+    budget: Budget,
+    supplied: HashMap<KeyQuery, Option<Message>>,
+    keys: HashMap<Name, KeyEntry>,
+    ds_steps: HashMap<Name, DsStep>,
+    learned: Vec<(Name, KeyEntry)>,
+    steps: Vec<ChainStep>,
+}
+
+/// Internal: the walk stops for a lookup, or with a final security state.
+enum Stop {
+    Need(KeyQuery),
+    Final(Security),
+}
+
+impl From<Security> for Stop {
+    fn from(s: Security) -> Self {
+        Stop::Final(s)
+    }
+}
+
+/// What the key walk found for a target name.
+enum Keys {
+    /// The target is a zone whose keys are trusted.
+    Zone,
+    /// The target is inside `zone` (not a cut), which is trusted.
+    Inside(Name),
+}
+
+/// One RRset (or denial) to verify, with the zone that should sign it.
+struct Item {
+    set: Rrset,
+    /// Closest encloser of a wildcard expansion, when the RRSIG labels say it was one.
+    wildcard_ce: Option<Name>,
+}
+
+impl<'a> Session<'a> {
+    /// Hands in the answer to a lookup the walk asked for; `None` when the lookup failed.
+    pub fn supply(&mut self, query: KeyQuery, response: Option<Message>) {
+        self.budget.key_queries += 1;
+        self.supplied.insert(query, response);
+    }
+
+    /// Key entries learned during this session, for the caller's cache.
+    pub fn learned(&self) -> &[(Name, KeyEntry)] {
+        &self.learned
+    }
+
+    /// Validates `response` to `question`.
+    pub fn validate(&mut self, question: &Question, response: &Message) -> Progress {
+        match self.run(question, response) {
+            Ok(ttl_cap) => self.done(Security::Secure, ttl_cap),
+            Err(Stop::Final(security)) => self.done(security, 0),
+            Err(Stop::Need(q)) => {
+                if self.budget.key_queries >= limits::MAX_KEY_QUERIES {
+                    let s = Security::Bogus(BogusReason::WorkLimit { limit: "key lookups per response" });
+                    return self.done(s, 0);
+                }
+                Progress::Need(q)
+            }
+        }
+    }
+
+    /// Convenience for synchronous callers: answers every lookup with `fetch`.
+    pub fn validate_with(
+        &mut self,
+        question: &Question,
+        response: &Message,
+        mut fetch: impl FnMut(&KeyQuery) -> Option<Message>,
+    ) -> Verdict {
+        loop {
+            match self.validate(question, response) {
+                Progress::Done(v) => return v,
+                Progress::Need(q) => {
+                    let answer = fetch(&q);
+                    self.supply(q, answer);
+                }
+            }
+        }
+    }
+
+    fn done(&mut self, security: Security, ttl_cap: u32) -> Progress {
+        Progress::Done(Verdict {
+            security,
+            ttl_cap,
+            steps: std::mem::take(&mut self.steps),
+            budget: self.budget.clone(),
+        })
+    }
+
+    fn step(&mut self, zone: &Name, status: StepStatus, detail: String) {
+        self.steps.push(ChainStep { zone: zone.clone(), status, detail });
+    }
+
+    /// The whole check; `Ok` carries the TTL cap of a secure answer.
+    fn run(&mut self, question: &Question, response: &Message) -> Result<u32, Stop> {
+        self.steps.clear();
+        let rc = response.rcode();
+        if rc != rcode::NOERROR && rc != rcode::NXDOMAIN {
+            return Err(Security::Indeterminate(IndeterminateReason::LookupFailed {
+                what: format!("{} {} (rcode {rc})", question.name, rtype::type_name(question.qtype)),
+            })
+            .into());
+        }
+        let answer = group(&response.answer);
+        let authority = group(&response.authority);
+        let (items, sname) = self.collect_chain(question, &answer)?;
+        let positive = items.last().is_some_and(|i| i.set.rtype == question.qtype || question.qtype == rtype::ANY);
+        let negative = !positive;
+        // Phase 1: resolve the keys of every signer (may ask for lookups).
+        let mut worst = Security::Secure;
+        let mut ttl_cap = u32::MAX;
+        let mut zones: Vec<(usize, Name)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match self.signer_keys(&item.set)? {
+                Some(zone) => zones.push((i, zone)),
+                None => continue,
+            }
+        }
+        // Denial: the SOA and NSEC/NSEC3 sets from the authority section, and whichever wildcard
+        // expansions need a proof.
+        let denial: Vec<Rrset> = authority
+            .iter()
+            .filter(|s| matches!(s.rtype, rtype::SOA | rtype::NSEC | rtype::NSEC3))
+            .cloned()
+            .collect();
+        let needs_denial = negative || items.iter().any(|i| i.wildcard_ce.is_some());
+        let mut denial_zone = None;
+        if needs_denial {
+            let signed = denial.iter().find(|s| !s.rrsigs.is_empty());
+            match signed {
+                Some(s) => {
+                    let signer = s.rrsigs[0].signer.clone();
+                    if !sname.is_at_or_below(&signer) && negative {
+                        let rrset = RrsetId { owner: s.owner.clone(), rtype: s.rtype };
+                        return Err(Security::Bogus(BogusReason::WrongSigner { rrset, signer, expected: sname.clone() }).into());
+                    }
+                    match self.find_keys(&signer)? {
+                        Keys::Zone => denial_zone = Some(signer),
+                        Keys::Inside(zone) => {
+                            let rrset = RrsetId { owner: s.owner.clone(), rtype: s.rtype };
+                            return Err(Security::Bogus(BogusReason::WrongSigner { rrset, signer, expected: zone }).into());
+                        }
+                    }
+                }
+                None if negative => {
+                    // An unsigned denial is fine only in an insecure zone.
+                    let zone = match self.find_keys(&sname)? {
+                        Keys::Zone => sname.clone(),
+                        Keys::Inside(zone) => zone,
+                    };
+                    let what = if rc == rcode::NXDOMAIN {
+                        format!("{sname} does not exist")
+                    } else {
+                        format!("{sname} has no {} records", rtype::type_name(question.qtype))
+                    };
+                    return Err(Security::Bogus(BogusReason::NsecMissing { what, zone }).into());
+                }
+                None => {}
+            }
+        }
+        // Phase 2: verify.
+        for (i, zone) in &zones {
+            let keys = self.trusted_keys(zone);
+            let v = verify_rrset(&items[*i].set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            ttl_cap = ttl_cap.min(v.valid_for).min(v.original_ttl);
+        }
+        if zones.len() < items.len() {
+            // Some links were insecure (find_keys returned Insecure via signer_keys → None).
+            worst = Security::Insecure(self.insecure_reason_for(&items, &zones));
+        }
+        if let Some(zone) = denial_zone {
+            let keys = self.trusted_keys(&zone);
+            for s in &denial {
+                let v = verify_rrset(s, &zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+                ttl_cap = ttl_cap.min(v.valid_for).min(v.original_ttl);
+            }
+            let result = if negative {
+                self.prove_denial(&denial, &zone, &sname, question.qtype, rc == rcode::NXDOMAIN)
+            } else {
+                Ok(Security::Secure)
+            };
+            let mut result = result?;
+            for item in items.iter().filter(|i| i.wildcard_ce.is_some()) {
+                let ce = item.wildcard_ce.clone().unwrap_or_else(Name::root);
+                let r = self.prove_wildcard(&denial, &zone, &item.set.owner, &ce)?;
+                if !r.is_secure() {
+                    result = r;
+                }
+            }
+            if !result.is_secure() && worst.is_secure() {
+                worst = result;
+            }
+        } else if needs_denial && negative {
+            // Negative answer whose denial was proven insecure by signer_keys (unsigned zone).
+        }
+        match worst {
+            Security::Secure => Ok(if ttl_cap == u32::MAX { 0 } else { ttl_cap }),
+            other => Err(other.into()),
+        }
+    }
+
+    fn insecure_reason_for(&self, items: &[Item], zones: &[(usize, Name)]) -> InsecureReason {
+        for (i, item) in items.iter().enumerate() {
+            if zones.iter().any(|(j, _)| *j == i) {
+                continue;
+            }
+            if let Some(r) = self.insecure_above(&item.set.owner) {
+                return r;
+            }
+        }
+        InsecureReason::NoDs { zone: Name::root(), proof: DenialKind::Nsec }
+    }
+
+    fn insecure_above(&self, name: &Name) -> Option<InsecureReason> {
+        let mut n = Some(name.clone());
+        while let Some(cur) = n {
+            if let Some(KeyEntry::Insecure { reason, .. }) = self.keys.get(&cur) {
+                return Some(reason.clone());
+            }
+            n = cur.parent();
+        }
+        None
+    }
+
+    /// Follows the CNAME/DNAME chain from the question name through the answer section.
+    fn collect_chain(&self, question: &Question, answer: &[Rrset]) -> Result<(Vec<Item>, Name), Stop> {
+        let mut items = Vec::new();
+        let mut sname = question.name.clone();
+        let qtype = question.qtype;
+        for _ in 0..=limits::MAX_CNAME_CHAIN {
+            let item = |set: &Rrset| Item { wildcard_ce: wildcard_ce(set), set: set.clone() };
+            if let Some(set) = answer.iter().find(|s| s.owner == sname && (s.rtype == qtype || qtype == rtype::ANY)) {
+                items.push(item(set));
+                if qtype == rtype::ANY {
+                    for other in answer.iter().filter(|s| s.owner == sname && s.rtype != set.rtype) {
+                        items.push(item(other));
+                    }
+                }
+                return Ok((items, sname));
+            }
+            if let Some(set) = answer.iter().find(|s| s.owner == sname && s.rtype == rtype::CNAME) {
+                items.push(item(set));
+                let target = set.rdatas.first().and_then(|r| Name::from_wire(r.clone()).ok());
+                match target {
+                    Some(t) => sname = t,
+                    None => return Ok((items, sname)),
+                }
+                continue;
+            }
+            // DNAME (RFC 6672): validate the DNAME; the synthesized CNAME is unsigned.
+            if let Some(set) = answer.iter().find(|s| s.rtype == rtype::DNAME && sname.is_below(&s.owner)) {
+                items.push(item(set));
+                let Some(target) = set.rdatas.first().and_then(|r| Name::from_wire(r.clone()).ok()) else {
+                    return Ok((items, sname));
+                };
+                let keep = sname.label_count() - set.owner.label_count();
+                let prefix: Vec<Vec<u8>> = sname.labels().take(keep).map(<[u8]>::to_vec).collect();
+                let mut next = Some(target);
+                for label in prefix.iter().rev() {
+                    next = next.and_then(|n| n.prepend(label));
+                }
+                match next {
+                    Some(n) => sname = n,
+                    None => return Ok((items, sname)),
+                }
+                continue;
+            }
+            return Ok((items, sname));
+        }
+        Err(Security::Bogus(BogusReason::CnameChainTooLong).into())
+    }
+
+    /// Resolves the keys for an RRset's signer. `Ok(Some(zone))` when it must be verified with
+    /// that zone's keys, `Ok(None)` when it lies in an insecure zone.
+    fn signer_keys(&mut self, set: &Rrset) -> Result<Option<Name>, Stop> {
+        let id = || RrsetId { owner: set.owner.clone(), rtype: set.rtype };
+        let Some(sig) = set.rrsigs.first() else {
+            // Unsigned: acceptable only below an insecure point.
+            return match self.find_keys(&set.owner) {
+                Err(Stop::Final(Security::Insecure(_))) => Ok(None),
+                Err(other) => Err(other),
+                Ok(Keys::Zone) => Err(Security::Bogus(BogusReason::RrsigsMissing { rrset: id(), zone: set.owner.clone() }).into()),
+                Ok(Keys::Inside(zone)) => Err(Security::Bogus(BogusReason::RrsigsMissing { rrset: id(), zone }).into()),
+            };
+        };
+        let signer = sig.signer.clone();
+        if !set.owner.is_at_or_below(&signer) {
+            return Err(Security::Bogus(BogusReason::WrongSigner { rrset: id(), signer, expected: set.owner.clone() }).into());
+        }
+        match self.find_keys(&signer) {
+            Err(Stop::Final(Security::Insecure(_))) => Ok(None),
+            Err(other) => Err(other),
+            Ok(Keys::Zone) => Ok(Some(signer)),
+            Ok(Keys::Inside(zone)) => Err(Security::Bogus(BogusReason::WrongSigner { rrset: id(), signer, expected: zone }).into()),
+        }
+    }
+
+    fn trusted_keys(&self, zone: &Name) -> Vec<Dnskey> {
+        match self.keys.get(zone) {
+            Some(KeyEntry::Trusted { keys, .. }) => keys.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn remember(&mut self, zone: &Name, entry: KeyEntry) {
+        self.keys.insert(zone.clone(), entry.clone());
+        self.learned.push((zone.clone(), entry));
+    }
+
+    fn response(&self, name: &Name, rtype: u16) -> Result<Option<&Message>, Stop> {
+        let q = KeyQuery { name: name.clone(), rtype };
+        match self.supplied.get(&q) {
+            Some(r) => Ok(r.as_ref()),
+            None => Err(Stop::Need(q)),
+        }
+    }
+
+    /// Walks from the closest anchor (or the deepest cached entry) down to `target`.
+    fn find_keys(&mut self, target: &Name) -> Result<Keys, Stop> {
+        if let Some(nta) = self.validator.anchors.negative_for(target) {
+            return Err(Security::Insecure(InsecureReason::NegativeTrustAnchor { zone: nta.clone() }).into());
+        }
+        let Some(anchor) = self.validator.anchors.closest(target).cloned() else {
+            return Err(Security::Indeterminate(IndeterminateReason::NoTrustAnchor).into());
+        };
+        // Start at the deepest name with a known entry, at or below the anchor.
+        let mut start = None;
+        let mut n = Some(target.clone());
+        while let Some(cur) = n {
+            if !cur.is_at_or_below(&anchor.zone) {
+                break;
+            }
+            if !self.keys.contains_key(&cur)
+                && let Some(e) = self.cache.key_entry(&cur)
+            {
+                self.keys.insert(cur.clone(), e);
+            }
+            if let Some(e) = self.keys.get(&cur) {
+                start = Some((cur.clone(), e.clone()));
+                break;
+            }
+            n = cur.parent();
+        }
+        let (mut zone, entry) = match start {
+            Some(s) => s,
+            None => {
+                let e = self.anchor_entry(&anchor)?;
+                (anchor.zone.clone(), e)
+            }
+        };
+        self.entry_outcome(&zone, &entry)?;
+        let mut pos = zone.clone();
+        while pos != *target {
+            let child = target.trim_to(pos.label_count() + 1);
+            if let Some(e) = self.keys.get(&child).cloned() {
+                self.entry_outcome(&child, &e)?;
+                zone = child.clone();
+                pos = child;
+                continue;
+            }
+            match self.ds_step(&zone, &child)? {
+                DsStep::NotZoneCut => {
+                    self.step(&child, StepStatus::NotZoneCut, "no zone cut".into());
+                }
+                DsStep::Ds { set, ttl } => {
+                    let entry = self.dnskey_entry(&child, &set, &[], ttl)?;
+                    self.remember(&child, entry.clone());
+                    self.entry_outcome(&child, &entry)?;
+                    zone = child.clone();
+                }
+            }
+            pos = child;
+        }
+        if zone == *target {
+            match self.keys.get(&zone) {
+                Some(KeyEntry::Trusted { .. }) => Ok(Keys::Zone),
+                _ => Ok(Keys::Inside(zone)),
+            }
+        } else {
+            Ok(Keys::Inside(zone))
+        }
+    }
+
+    /// Turns a non-trusted entry into the final verdict.
+    fn entry_outcome(&mut self, zone: &Name, entry: &KeyEntry) -> Result<(), Stop> {
+        match entry {
+            KeyEntry::Trusted { keys, .. } => {
+                if !self.steps.iter().any(|s| s.zone == *zone && s.status == StepStatus::Trusted) {
+                    let tags: Vec<String> = keys.iter().map(|k| format!("{}/{}", k.key_tag(), k.algorithm)).collect();
+                    self.step(zone, StepStatus::Trusted, format!("DNSKEY {}", tags.join(" ")));
+                }
+                Ok(())
+            }
+            KeyEntry::Insecure { reason, .. } => {
+                self.step(zone, StepStatus::Insecure, reason.to_string());
+                Err(Security::Insecure(reason.clone()).into())
+            }
+            KeyEntry::Bad { reason } => {
+                self.step(zone, StepStatus::Bogus, reason.to_string());
+                Err(Security::Bogus(reason.clone()).into())
+            }
+        }
+    }
+
+    fn anchor_entry(&mut self, anchor: &TrustAnchor) -> Result<KeyEntry, Stop> {
+        let entry = if anchor.keys.is_empty() && usable_ds(&anchor.ds).is_empty() {
+            KeyEntry::Insecure { reason: unsupported_reason(&anchor.zone, &anchor.ds), ttl: 3600 }
+        } else {
+            self.dnskey_entry(&anchor.zone, &anchor.ds, &anchor.keys, u32::MAX)?
+        };
+        self.remember(&anchor.zone, entry.clone());
+        Ok(entry)
+    }
+
+    /// Fetches and checks `zone`'s DNSKEY set against DS records and/or anchor keys
+    /// (RFC 4035 §5.2): some key matching them must sign the set.
+    fn dnskey_entry(&mut self, zone: &Name, ds: &[Ds], anchor_keys: &[Dnskey], ds_ttl: u32) -> Result<KeyEntry, Stop> {
+        let usable = usable_ds(ds);
+        if usable.is_empty() && anchor_keys.is_empty() {
+            return Ok(KeyEntry::Insecure { reason: unsupported_reason(zone, ds), ttl: ds_ttl.min(3600) });
+        }
+        let Some(response) = self.response(zone, rtype::DNSKEY)? else {
+            return Err(Security::Indeterminate(IndeterminateReason::LookupFailed { what: format!("{zone} DNSKEY") }).into());
+        };
+        let sets = group(&response.answer);
+        let Some(set) = sets.into_iter().find(|s| s.owner == *zone && s.rtype == rtype::DNSKEY) else {
+            return Ok(KeyEntry::Bad { reason: BogusReason::DnskeyMissing { zone: zone.clone() } });
+        };
+        let keys: Vec<Dnskey> = set.rdatas.iter().filter_map(|r| Dnskey::parse(r)).collect();
+        let entry_points: Vec<Dnskey> = keys
+            .iter()
+            .filter(|k| {
+                anchor_keys.iter().any(|a| a.rdata == k.rdata)
+                    || usable.iter().any(|d| crate::verify::ds_matches(zone, k, d))
+            })
+            .cloned()
+            .collect();
+        if entry_points.is_empty() {
+            // All DS name algorithms we support, yet none matches a published key.
+            return Ok(KeyEntry::Bad { reason: BogusReason::DnskeyMissing { zone: zone.clone() } });
+        }
+        let supported: Vec<Dnskey> = entry_points.iter().filter(|k| crypto::check_key(k.algorithm, &k.public_key).is_ok()).cloned().collect();
+        if supported.is_empty() {
+            return Ok(KeyEntry::Insecure { reason: InsecureReason::UnsupportedAlgorithm { zone: zone.clone() }, ttl: set.ttl });
+        }
+        match verify_rrset(&set, zone, &supported, self.clock, &mut self.budget) {
+            Ok(v) => {
+                let ttl = set.ttl.min(v.original_ttl).min(v.valid_for).min(ds_ttl);
+                Ok(KeyEntry::Trusted { keys, ttl })
+            }
+            Err(BogusReason::NoMatchingKey { .. }) => {
+                Ok(KeyEntry::Bad { reason: BogusReason::DnskeyMissing { zone: zone.clone() } })
+            }
+            Err(reason @ BogusReason::WorkLimit { .. }) => Err(Security::Bogus(reason).into()),
+            Err(reason) => Ok(KeyEntry::Bad { reason }),
+        }
+    }
+
+    /// Looks up `child DS` in `zone` and classifies the answer.
+    fn ds_step(&mut self, zone: &Name, child: &Name) -> Result<DsStep, Stop> {
+        if let Some(s) = self.ds_steps.get(child) {
+            return Ok(s.clone());
+        }
+        let result = self.ds_step_uncached(zone, child);
+        let step = match result {
+            Ok(s) => s,
+            Err(Stop::Final(Security::Bogus(reason))) => {
+                self.remember(child, KeyEntry::Bad { reason: reason.clone() });
+                return Err(Security::Bogus(reason).into());
+            }
+            Err(Stop::Final(Security::Insecure(reason))) => {
+                self.remember(child, KeyEntry::Insecure { reason: reason.clone(), ttl: 3600 });
+                self.step(child, StepStatus::Insecure, reason.to_string());
+                return Err(Security::Insecure(reason).into());
+            }
+            Err(other) => return Err(other),
+        };
+        self.ds_steps.insert(child.clone(), step.clone());
+        Ok(step)
+    }
+
+    fn ds_step_uncached(&mut self, zone: &Name, child: &Name) -> Result<DsStep, Stop> {
+        let response = match self.response(child, rtype::DS)? {
+            Some(r) => r.clone(),
+            None => {
+                return Err(Security::Indeterminate(IndeterminateReason::LookupFailed { what: format!("{child} DS") }).into());
+            }
+        };
+        let rc = response.rcode();
+        if rc != rcode::NOERROR && rc != rcode::NXDOMAIN {
+            return Err(Security::Indeterminate(IndeterminateReason::LookupFailed {
+                what: format!("{child} DS (rcode {rc})"),
+            })
+            .into());
+        }
+        let keys = self.trusted_keys(zone);
+        let answer = group(&response.answer);
+        if let Some(set) = answer.iter().find(|s| s.owner == *child && s.rtype == rtype::DS) {
+            let v = verify_rrset(set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            let ds: Vec<Ds> = set.rdatas.iter().filter_map(|r| Ds::parse(r)).collect();
+            let tags: Vec<String> = ds.iter().map(|d| format!("{}/{}/{}", d.key_tag, d.algorithm, d.digest_type)).collect();
+            self.step(child, StepStatus::Trusted, format!("DS {}", tags.join(" ")));
+            return Ok(DsStep::Ds { set: ds, ttl: set.ttl.min(v.valid_for).min(v.original_ttl) });
+        }
+        // No DS: the denial must be signed by the parent zone and prove it.
+        let authority = group(&response.authority);
+        let proofs: Vec<&Rrset> = authority.iter().filter(|s| matches!(s.rtype, rtype::NSEC | rtype::NSEC3)).collect();
+        if proofs.is_empty() {
+            return Err(Security::Bogus(BogusReason::DsUnproven { zone: child.clone() }).into());
+        }
+        for set in &proofs {
+            verify_rrset(set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+        }
+        let records: Vec<_> = response.authority.iter().collect();
+        let nsecs: Vec<Nsec> = records.iter().filter(|r| r.rtype == rtype::NSEC).filter_map(|r| Nsec::from_record(r)).collect();
+        if !nsecs.is_empty() {
+            return match nsec::ds_absence(&nsecs, child) {
+                Ok(DsAbsence::InsecureDelegation) => {
+                    Err(Security::Insecure(InsecureReason::NoDs { zone: child.clone(), proof: DenialKind::Nsec }).into())
+                }
+                Ok(DsAbsence::NoDelegation) => Ok(DsStep::NotZoneCut),
+                Err(_) => Err(Security::Bogus(BogusReason::DsUnproven { zone: child.clone() }).into()),
+            };
+        }
+        let nsec3s: Vec<Nsec3> = records.iter().filter(|r| r.rtype == rtype::NSEC3).filter_map(|r| Nsec3::from_record(r)).collect();
+        let mut set = Nsec3Set::new(&nsec3s, zone).map_err(|f| nsec3_stop(f, child))?;
+        match set.ds_absence(child, &mut self.budget).map_err(|f| nsec3_stop(f, child))? {
+            Some(opt_out) => {
+                let proof = if opt_out { DenialKind::Nsec3OptOut } else { DenialKind::Nsec3 };
+                Err(Security::Insecure(InsecureReason::NoDs { zone: child.clone(), proof }).into())
+            }
+            None => Ok(DsStep::NotZoneCut),
+        }
+    }
+
+    fn prove_denial(&mut self, denial: &[Rrset], zone: &Name, sname: &Name, qtype: u16, nxdomain: bool) -> Result<Security, Stop> {
+        let nsecs: Vec<Nsec> = records_of(denial, rtype::NSEC).iter().filter_map(Nsec::from_record).collect();
+        let what = || {
+            if nxdomain {
+                format!("{sname} does not exist")
+            } else {
+                format!("{sname} has no {} records", rtype::type_name(qtype))
+            }
+        };
+        if !nsecs.is_empty() {
+            let r = if nxdomain { nsec::prove_name_error(&nsecs, sname, zone) } else { nsec::prove_nodata(&nsecs, sname, qtype) };
+            return match r {
+                Ok(()) => Ok(Security::Secure),
+                Err(what) => Err(Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into()),
+            };
+        }
+        let nsec3s: Vec<Nsec3> = records_of(denial, rtype::NSEC3).iter().filter_map(Nsec3::from_record).collect();
+        if nsec3s.is_empty() {
+            return Err(Security::Bogus(BogusReason::NsecMissing { what: what(), zone: zone.clone() }).into());
+        }
+        let mut set = Nsec3Set::new(&nsec3s, zone).map_err(|f| nsec3_stop(f, zone))?;
+        let r = if nxdomain { set.prove_name_error(sname, &mut self.budget) } else { set.prove_nodata(sname, qtype, &mut self.budget) };
+        match r {
+            Ok(Nsec3Proof::Proven) => Ok(Security::Secure),
+            // RFC 5155 §9.2: an opt-out span may hide an unsigned delegation: not secure.
+            Ok(Nsec3Proof::OptOut) => Ok(Security::Insecure(InsecureReason::NoDs { zone: zone.clone(), proof: DenialKind::Nsec3OptOut })),
+            Err(f) => Err(nsec3_stop(f, zone)),
+        }
+    }
+
+    fn prove_wildcard(&mut self, denial: &[Rrset], zone: &Name, owner: &Name, ce: &Name) -> Result<Security, Stop> {
+        let nsecs: Vec<Nsec> = records_of(denial, rtype::NSEC).iter().filter_map(Nsec::from_record).collect();
+        if !nsecs.is_empty() {
+            return nsec::prove_wildcard_answer(&nsecs, owner)
+                .map(|()| Security::Secure)
+                .map_err(|what| Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into());
+        }
+        let nsec3s: Vec<Nsec3> = records_of(denial, rtype::NSEC3).iter().filter_map(Nsec3::from_record).collect();
+        if nsec3s.is_empty() {
+            let what = format!("no closer match than the wildcard exists for {owner}");
+            return Err(Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into());
+        }
+        let mut set = Nsec3Set::new(&nsec3s, zone).map_err(|f| nsec3_stop(f, zone))?;
+        match set.prove_wildcard_answer(owner, ce, &mut self.budget) {
+            Ok(Nsec3Proof::Proven) => Ok(Security::Secure),
+            Ok(Nsec3Proof::OptOut) => Ok(Security::Insecure(InsecureReason::NoDs { zone: zone.clone(), proof: DenialKind::Nsec3OptOut })),
+            Err(f) => Err(nsec3_stop(f, zone)),
+        }
+    }
+}
+
+fn nsec3_stop(f: Nsec3Failure, zone: &Name) -> Stop {
+    match f {
+        Nsec3Failure::Bogus(r) => Security::Bogus(r).into(),
+        Nsec3Failure::Insecure(r) => Security::Insecure(r).into(),
+        Nsec3Failure::NotProven(what) => Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into(),
+    }
+}
+
+fn records_of(sets: &[Rrset], t: u16) -> Vec<crate::wire::Record> {
+    sets.iter()
+        .filter(|s| s.rtype == t)
+        .flat_map(|s| {
+            s.rdatas.iter().map(|r| crate::wire::Record {
+                owner: s.owner.clone(),
+                rtype: s.rtype,
+                class: s.class,
+                ttl: s.ttl,
+                rdata: r.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The closest encloser of a wildcard expansion, from the RRSIG labels field (RFC 4035 §5.3.4).
+fn wildcard_ce(set: &Rrset) -> Option<Name> {
+    let sig = set.rrsigs.first()?;
+    let labels = sig.labels as usize;
+    if labels < set.owner.rrsig_label_count() { Some(set.owner.trim_to(labels)) } else { None }
+}
+
+fn unsupported_reason(zone: &Name, ds: &[Ds]) -> InsecureReason {
+    if ds.iter().any(|d| crypto::digest_supported(d.digest_type)) {
+        InsecureReason::UnsupportedAlgorithm { zone: zone.clone() }
+    } else {
+        InsecureReason::UnsupportedDigest { zone: zone.clone() }
+    }
+}
