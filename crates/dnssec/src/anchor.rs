@@ -81,7 +81,9 @@ impl TrustAnchors {
         let owner = tokens.first().ok_or("empty line")?;
         let zone = Name::parse(owner).map_err(|e| format!("bad owner name {owner:?}: {e}"))?;
         let mut i = 1;
-        while i < tokens.len() && (tokens[i].chars().all(|c| c.is_ascii_digit()) || tokens[i].eq_ignore_ascii_case("IN")) {
+        while i < tokens.len()
+            && (tokens[i].chars().all(|c| c.is_ascii_digit()) || tokens[i].eq_ignore_ascii_case("IN"))
+        {
             i += 1;
         }
         let rtype = tokens.get(i).ok_or("missing record type")?;
@@ -102,20 +104,23 @@ impl TrustAnchors {
 
     fn add_bind_block(&mut self, text: &str) -> Result<(), AnchorError> {
         // Entries look like: NAME (static-key|initial-key|static-ds|initial-ds) fields... "quoted";
-        let body = text.split_once('{').map_or(text, |(_, b)| b);
-        let mut line_of = 1 + text[..text.len() - body.len()].matches('\n').count();
-        for entry in body.split(';') {
-            let line = line_of + entry.len() - entry.trim_start().len();
-            let line = 1 + text[..0].len() + line - 1;
-            line_of += entry.matches('\n').count();
+        let body_start = text.find('{').map_or(0, |i| i + 1);
+        let mut offset = body_start;
+        for entry in text[body_start..].split(';') {
+            let lead = entry.len() - entry.trim_start().len();
+            let line = 1 + text[..offset + lead].matches('\n').count();
+            offset += entry.len() + 1;
             let clean: String = entry.lines().map(strip_comment).collect::<Vec<_>>().join(" ");
-            let clean = clean.replace('"', " ").replace('}', " ");
+            let clean = clean.replace(['"', '}'], " ");
             let tokens: Vec<&str> = clean.split_whitespace().collect();
             if tokens.is_empty() {
                 continue;
             }
             if tokens.len() < 3 {
-                return Err(AnchorError { line, message: format!("incomplete entry {:?}", tokens.join(" ")) });
+                return Err(AnchorError {
+                    line,
+                    message: format!("incomplete entry {:?}", tokens.join(" ")),
+                });
             }
             let zone = Name::parse(tokens[0])
                 .map_err(|e| AnchorError { line, message: format!("bad name {:?}: {e}", tokens[0]) })?;
@@ -145,12 +150,15 @@ impl TrustAnchors {
 
     fn add_root_anchors_xml(&mut self, text: &str, now: u64) -> Result<(), AnchorError> {
         let zone_text = tag(text, "Zone").unwrap_or(".");
-        let zone = Name::parse(zone_text).map_err(|e| AnchorError { line: 1, message: format!("bad Zone: {e}") })?;
+        let zone =
+            Name::parse(zone_text).map_err(|e| AnchorError { line: 1, message: format!("bad Zone: {e}") })?;
         let mut rest = text;
         let mut found = false;
         while let Some(start) = rest.find("<KeyDigest") {
             let after = &rest[start..];
-            let end = after.find("</KeyDigest>").ok_or(AnchorError { line: 0, message: "unclosed KeyDigest".into() })?;
+            let end = after
+                .find("</KeyDigest>")
+                .ok_or(AnchorError { line: 0, message: "unclosed KeyDigest".into() })?;
             let block = &after[..end];
             let line = 1 + text[..text.len() - rest.len() + start].matches('\n').count();
             let err = |message: String| AnchorError { line, message };
@@ -313,7 +321,7 @@ pub fn parse_dnskey_fields(fields: &[&str]) -> Result<Dnskey, String> {
 
 /// Decodes hexadecimal, either case.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()

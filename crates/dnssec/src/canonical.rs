@@ -58,9 +58,8 @@ pub fn group(records: &[Record]) -> Vec<Rrset> {
     }
     for r in records.iter().filter(|r| r.rtype == rtype::RRSIG) {
         let Some(sig) = Rrsig::parse(&r.rdata) else { continue };
-        if let Some(s) = sets
-            .iter_mut()
-            .find(|s| s.rtype == sig.type_covered && s.class == r.class && s.owner == r.owner)
+        if let Some(s) =
+            sets.iter_mut().find(|s| s.rtype == sig.type_covered && s.class == r.class && s.owner == r.owner)
         {
             s.rrsigs.push(sig);
         }
@@ -137,7 +136,9 @@ pub fn signed_data(set: &Rrset, sig: &Rrsig) -> Option<Vec<u8>> {
     rdatas.sort();
     rdatas.dedup();
     let owner = owner.as_wire();
-    let mut data = Vec::with_capacity(sig.signed_prefix.len() + rdatas.iter().map(|r| r.len() + owner.len() + 10).sum::<usize>());
+    let mut data = Vec::with_capacity(
+        sig.signed_prefix.len() + rdatas.iter().map(|r| r.len() + owner.len() + 10).sum::<usize>(),
+    );
     data.extend_from_slice(&sig.signed_prefix);
     for r in &rdatas {
         data.extend_from_slice(owner);

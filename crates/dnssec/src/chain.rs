@@ -128,14 +128,15 @@ pub struct Verdict {
 impl Verdict {
     /// A one-line chain summary such as `. [T] > org [T] > broken.org [B]`.
     pub fn summary(&self) -> String {
-        let mut parts: Vec<String> = Vec::new();
+        // One entry per zone, with the last status recorded for it (DS trusted, then keys bogus).
+        let mut parts: Vec<(&Name, char)> = Vec::new();
         for s in self.steps.iter().filter(|s| s.status != StepStatus::NotZoneCut) {
-            let item = format!("{} [{}]", s.zone, s.status.letter());
-            if parts.last() != Some(&item) {
-                parts.push(item);
+            match parts.iter_mut().find(|(z, _)| *z == &s.zone) {
+                Some(p) => p.1 = s.status.letter(),
+                None => parts.push((&s.zone, s.status.letter())),
             }
         }
-        parts.join(" > ")
+        parts.iter().map(|(z, l)| format!("{z} [{l}]")).collect::<Vec<_>>().join(" > ")
     }
 }
 
@@ -280,21 +281,19 @@ impl<'a> Session<'a> {
     }
 
     fn done(&mut self, security: Security, ttl_cap: u32) -> Progress {
-        Progress::Done(Verdict {
-            security,
-            ttl_cap,
-            steps: std::mem::take(&mut self.steps),
-            budget: self.budget.clone(),
-        })
+        Progress::Done(Verdict { security, ttl_cap, steps: self.steps.clone(), budget: self.budget.clone() })
     }
 
     fn step(&mut self, zone: &Name, status: StepStatus, detail: String) {
-        self.steps.push(ChainStep { zone: zone.clone(), status, detail });
+        let step = ChainStep { zone: zone.clone(), status, detail };
+        // Calls of `validate` after a lookup walk the known part again: record each step once.
+        if !self.steps.contains(&step) {
+            self.steps.push(step);
+        }
     }
 
     /// The whole check; `Ok` carries the TTL cap of a secure answer.
     fn run(&mut self, question: &Question, response: &Message) -> Result<u32, Stop> {
-        self.steps.clear();
         let rc = response.rcode();
         if rc != rcode::NOERROR && rc != rcode::NXDOMAIN {
             return Err(Security::Indeterminate(IndeterminateReason::LookupFailed {
@@ -305,16 +304,20 @@ impl<'a> Session<'a> {
         let answer = group(&response.answer);
         let authority = group(&response.authority);
         let (items, sname) = self.collect_chain(question, &answer)?;
-        let positive = items.last().is_some_and(|i| i.set.rtype == question.qtype || question.qtype == rtype::ANY);
+        let positive =
+            items.last().is_some_and(|i| i.set.rtype == question.qtype || question.qtype == rtype::ANY);
         let negative = !positive;
         // Phase 1: resolve the keys of every signer (may ask for lookups).
         let mut worst = Security::Secure;
         let mut ttl_cap = u32::MAX;
         let mut zones: Vec<(usize, Name)> = Vec::new();
+        let mut insecure: Option<InsecureReason> = None;
         for (i, item) in items.iter().enumerate() {
             match self.signer_keys(&item.set)? {
-                Some(zone) => zones.push((i, zone)),
-                None => continue,
+                Ok(zone) => zones.push((i, zone)),
+                Err(reason) => {
+                    insecure.get_or_insert(reason);
+                }
             }
         }
         // Denial: the SOA and NSEC/NSEC3 sets from the authority section, and whichever wildcard
@@ -333,13 +336,23 @@ impl<'a> Session<'a> {
                     let signer = s.rrsigs[0].signer.clone();
                     if !sname.is_at_or_below(&signer) && negative {
                         let rrset = RrsetId { owner: s.owner.clone(), rtype: s.rtype };
-                        return Err(Security::Bogus(BogusReason::WrongSigner { rrset, signer, expected: sname.clone() }).into());
+                        return Err(Security::Bogus(BogusReason::WrongSigner {
+                            rrset,
+                            signer,
+                            expected: sname.clone(),
+                        })
+                        .into());
                     }
                     match self.find_keys(&signer)? {
                         Keys::Zone => denial_zone = Some(signer),
                         Keys::Inside(zone) => {
                             let rrset = RrsetId { owner: s.owner.clone(), rtype: s.rtype };
-                            return Err(Security::Bogus(BogusReason::WrongSigner { rrset, signer, expected: zone }).into());
+                            return Err(Security::Bogus(BogusReason::WrongSigner {
+                                rrset,
+                                signer,
+                                expected: zone,
+                            })
+                            .into());
                         }
                     }
                 }
@@ -362,17 +375,18 @@ impl<'a> Session<'a> {
         // Phase 2: verify.
         for (i, zone) in &zones {
             let keys = self.trusted_keys(zone);
-            let v = verify_rrset(&items[*i].set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            let v = verify_rrset(&items[*i].set, zone, &keys, self.clock, &mut self.budget)
+                .map_err(Security::Bogus)?;
             ttl_cap = ttl_cap.min(v.valid_for).min(v.original_ttl);
         }
-        if zones.len() < items.len() {
-            // Some links were insecure (find_keys returned Insecure via signer_keys → None).
-            worst = Security::Insecure(self.insecure_reason_for(&items, &zones));
+        if let Some(reason) = insecure {
+            worst = Security::Insecure(reason);
         }
         if let Some(zone) = denial_zone {
             let keys = self.trusted_keys(&zone);
             for s in &denial {
-                let v = verify_rrset(s, &zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+                let v =
+                    verify_rrset(s, &zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
                 ttl_cap = ttl_cap.min(v.valid_for).min(v.original_ttl);
             }
             let result = if negative {
@@ -400,29 +414,6 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn insecure_reason_for(&self, items: &[Item], zones: &[(usize, Name)]) -> InsecureReason {
-        for (i, item) in items.iter().enumerate() {
-            if zones.iter().any(|(j, _)| *j == i) {
-                continue;
-            }
-            if let Some(r) = self.insecure_above(&item.set.owner) {
-                return r;
-            }
-        }
-        InsecureReason::NoDs { zone: Name::root(), proof: DenialKind::Nsec }
-    }
-
-    fn insecure_above(&self, name: &Name) -> Option<InsecureReason> {
-        let mut n = Some(name.clone());
-        while let Some(cur) = n {
-            if let Some(KeyEntry::Insecure { reason, .. }) = self.keys.get(&cur) {
-                return Some(reason.clone());
-            }
-            n = cur.parent();
-        }
-        None
-    }
-
     /// Follows the CNAME/DNAME chain from the question name through the answer section.
     fn collect_chain(&self, question: &Question, answer: &[Rrset]) -> Result<(Vec<Item>, Name), Stop> {
         let mut items = Vec::new();
@@ -430,7 +421,9 @@ impl<'a> Session<'a> {
         let qtype = question.qtype;
         for _ in 0..=limits::MAX_CNAME_CHAIN {
             let item = |set: &Rrset| Item { wildcard_ce: wildcard_ce(set), set: set.clone() };
-            if let Some(set) = answer.iter().find(|s| s.owner == sname && (s.rtype == qtype || qtype == rtype::ANY)) {
+            if let Some(set) =
+                answer.iter().find(|s| s.owner == sname && (s.rtype == qtype || qtype == rtype::ANY))
+            {
                 items.push(item(set));
                 if qtype == rtype::ANY {
                     for other in answer.iter().filter(|s| s.owner == sname && s.rtype != set.rtype) {
@@ -438,15 +431,6 @@ impl<'a> Session<'a> {
                     }
                 }
                 return Ok((items, sname));
-            }
-            if let Some(set) = answer.iter().find(|s| s.owner == sname && s.rtype == rtype::CNAME) {
-                items.push(item(set));
-                let target = set.rdatas.first().and_then(|r| Name::from_wire(r.clone()).ok());
-                match target {
-                    Some(t) => sname = t,
-                    None => return Ok((items, sname)),
-                }
-                continue;
             }
             // DNAME (RFC 6672): validate the DNAME; the synthesized CNAME is unsigned.
             if let Some(set) = answer.iter().find(|s| s.rtype == rtype::DNAME && sname.is_below(&s.owner)) {
@@ -460,8 +444,29 @@ impl<'a> Session<'a> {
                 for label in prefix.iter().rev() {
                     next = next.and_then(|n| n.prepend(label));
                 }
-                match next {
-                    Some(n) => sname = n,
+                let Some(next) = next else { return Ok((items, sname)) };
+                // The CNAME synthesized from the DNAME is unsigned (RFC 6672 §5.3.1); it must
+                // agree with the DNAME, and is then skipped.
+                if let Some(synth) = answer.iter().find(|s| s.owner == sname && s.rtype == rtype::CNAME)
+                    && synth.rrsigs.is_empty()
+                    && synth.rdatas.first().and_then(|r| Name::from_wire(r.clone()).ok())
+                        != Some(next.clone())
+                {
+                    let rrset = RrsetId { owner: synth.owner.clone(), rtype: rtype::CNAME };
+                    return Err(Security::Bogus(BogusReason::RrsigsMissing {
+                        rrset,
+                        zone: set.owner.clone(),
+                    })
+                    .into());
+                }
+                sname = next;
+                continue;
+            }
+            if let Some(set) = answer.iter().find(|s| s.owner == sname && s.rtype == rtype::CNAME) {
+                items.push(item(set));
+                let target = set.rdatas.first().and_then(|r| Name::from_wire(r.clone()).ok());
+                match target {
+                    Some(t) => sname = t,
                     None => return Ok((items, sname)),
                 }
                 continue;
@@ -473,26 +478,38 @@ impl<'a> Session<'a> {
 
     /// Resolves the keys for an RRset's signer. `Ok(Some(zone))` when it must be verified with
     /// that zone's keys, `Ok(None)` when it lies in an insecure zone.
-    fn signer_keys(&mut self, set: &Rrset) -> Result<Option<Name>, Stop> {
+    fn signer_keys(&mut self, set: &Rrset) -> Result<Result<Name, InsecureReason>, Stop> {
         let id = || RrsetId { owner: set.owner.clone(), rtype: set.rtype };
         let Some(sig) = set.rrsigs.first() else {
             // Unsigned: acceptable only below an insecure point.
             return match self.find_keys(&set.owner) {
-                Err(Stop::Final(Security::Insecure(_))) => Ok(None),
+                Err(Stop::Final(Security::Insecure(reason))) => Ok(Err(reason)),
                 Err(other) => Err(other),
-                Ok(Keys::Zone) => Err(Security::Bogus(BogusReason::RrsigsMissing { rrset: id(), zone: set.owner.clone() }).into()),
-                Ok(Keys::Inside(zone)) => Err(Security::Bogus(BogusReason::RrsigsMissing { rrset: id(), zone }).into()),
+                Ok(Keys::Zone) => {
+                    Err(Security::Bogus(BogusReason::RrsigsMissing { rrset: id(), zone: set.owner.clone() })
+                        .into())
+                }
+                Ok(Keys::Inside(zone)) => {
+                    Err(Security::Bogus(BogusReason::RrsigsMissing { rrset: id(), zone }).into())
+                }
             };
         };
         let signer = sig.signer.clone();
         if !set.owner.is_at_or_below(&signer) {
-            return Err(Security::Bogus(BogusReason::WrongSigner { rrset: id(), signer, expected: set.owner.clone() }).into());
+            return Err(Security::Bogus(BogusReason::WrongSigner {
+                rrset: id(),
+                signer,
+                expected: set.owner.clone(),
+            })
+            .into());
         }
         match self.find_keys(&signer) {
-            Err(Stop::Final(Security::Insecure(_))) => Ok(None),
+            Err(Stop::Final(Security::Insecure(reason))) => Ok(Err(reason)),
             Err(other) => Err(other),
-            Ok(Keys::Zone) => Ok(Some(signer)),
-            Ok(Keys::Inside(zone)) => Err(Security::Bogus(BogusReason::WrongSigner { rrset: id(), signer, expected: zone }).into()),
+            Ok(Keys::Zone) => Ok(Ok(signer)),
+            Ok(Keys::Inside(zone)) => {
+                Err(Security::Bogus(BogusReason::WrongSigner { rrset: id(), signer, expected: zone }).into())
+            }
         }
     }
 
@@ -587,7 +604,8 @@ impl<'a> Session<'a> {
         match entry {
             KeyEntry::Trusted { keys, .. } => {
                 if !self.steps.iter().any(|s| s.zone == *zone && s.status == StepStatus::Trusted) {
-                    let tags: Vec<String> = keys.iter().map(|k| format!("{}/{}", k.key_tag(), k.algorithm)).collect();
+                    let tags: Vec<String> =
+                        keys.iter().map(|k| format!("{}/{}", k.key_tag(), k.algorithm)).collect();
                     self.step(zone, StepStatus::Trusted, format!("DNSKEY {}", tags.join(" ")));
                 }
                 Ok(())
@@ -615,13 +633,22 @@ impl<'a> Session<'a> {
 
     /// Fetches and checks `zone`'s DNSKEY set against DS records and/or anchor keys
     /// (RFC 4035 §5.2): some key matching them must sign the set.
-    fn dnskey_entry(&mut self, zone: &Name, ds: &[Ds], anchor_keys: &[Dnskey], ds_ttl: u32) -> Result<KeyEntry, Stop> {
+    fn dnskey_entry(
+        &mut self,
+        zone: &Name,
+        ds: &[Ds],
+        anchor_keys: &[Dnskey],
+        ds_ttl: u32,
+    ) -> Result<KeyEntry, Stop> {
         let usable = usable_ds(ds);
         if usable.is_empty() && anchor_keys.is_empty() {
             return Ok(KeyEntry::Insecure { reason: unsupported_reason(zone, ds), ttl: ds_ttl.min(3600) });
         }
         let Some(response) = self.response(zone, rtype::DNSKEY)? else {
-            return Err(Security::Indeterminate(IndeterminateReason::LookupFailed { what: format!("{zone} DNSKEY") }).into());
+            return Err(Security::Indeterminate(IndeterminateReason::LookupFailed {
+                what: format!("{zone} DNSKEY"),
+            })
+            .into());
         };
         let sets = group(&response.answer);
         let Some(set) = sets.into_iter().find(|s| s.owner == *zone && s.rtype == rtype::DNSKEY) else {
@@ -640,9 +667,16 @@ impl<'a> Session<'a> {
             // All DS name algorithms we support, yet none matches a published key.
             return Ok(KeyEntry::Bad { reason: BogusReason::DnskeyMissing { zone: zone.clone() } });
         }
-        let supported: Vec<Dnskey> = entry_points.iter().filter(|k| crypto::check_key(k.algorithm, &k.public_key).is_ok()).cloned().collect();
+        let supported: Vec<Dnskey> = entry_points
+            .iter()
+            .filter(|k| crypto::check_key(k.algorithm, &k.public_key).is_ok())
+            .cloned()
+            .collect();
         if supported.is_empty() {
-            return Ok(KeyEntry::Insecure { reason: InsecureReason::UnsupportedAlgorithm { zone: zone.clone() }, ttl: set.ttl });
+            return Ok(KeyEntry::Insecure {
+                reason: InsecureReason::UnsupportedAlgorithm { zone: zone.clone() },
+                ttl: set.ttl,
+            });
         }
         match verify_rrset(&set, zone, &supported, self.clock, &mut self.budget) {
             Ok(v) => {
@@ -684,7 +718,10 @@ impl<'a> Session<'a> {
         let response = match self.response(child, rtype::DS)? {
             Some(r) => r.clone(),
             None => {
-                return Err(Security::Indeterminate(IndeterminateReason::LookupFailed { what: format!("{child} DS") }).into());
+                return Err(Security::Indeterminate(IndeterminateReason::LookupFailed {
+                    what: format!("{child} DS"),
+                })
+                .into());
             }
         };
         let rc = response.rcode();
@@ -699,13 +736,15 @@ impl<'a> Session<'a> {
         if let Some(set) = answer.iter().find(|s| s.owner == *child && s.rtype == rtype::DS) {
             let v = verify_rrset(set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
             let ds: Vec<Ds> = set.rdatas.iter().filter_map(|r| Ds::parse(r)).collect();
-            let tags: Vec<String> = ds.iter().map(|d| format!("{}/{}/{}", d.key_tag, d.algorithm, d.digest_type)).collect();
+            let tags: Vec<String> =
+                ds.iter().map(|d| format!("{}/{}/{}", d.key_tag, d.algorithm, d.digest_type)).collect();
             self.step(child, StepStatus::Trusted, format!("DS {}", tags.join(" ")));
             return Ok(DsStep::Ds { set: ds, ttl: set.ttl.min(v.valid_for).min(v.original_ttl) });
         }
         // No DS: the denial must be signed by the parent zone and prove it.
         let authority = group(&response.authority);
-        let proofs: Vec<&Rrset> = authority.iter().filter(|s| matches!(s.rtype, rtype::NSEC | rtype::NSEC3)).collect();
+        let proofs: Vec<&Rrset> =
+            authority.iter().filter(|s| matches!(s.rtype, rtype::NSEC | rtype::NSEC3)).collect();
         if proofs.is_empty() {
             return Err(Security::Bogus(BogusReason::DsUnproven { zone: child.clone() }).into());
         }
@@ -713,17 +752,24 @@ impl<'a> Session<'a> {
             verify_rrset(set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
         }
         let records: Vec<_> = response.authority.iter().collect();
-        let nsecs: Vec<Nsec> = records.iter().filter(|r| r.rtype == rtype::NSEC).filter_map(|r| Nsec::from_record(r)).collect();
+        let nsecs: Vec<Nsec> =
+            records.iter().filter(|r| r.rtype == rtype::NSEC).filter_map(|r| Nsec::from_record(r)).collect();
         if !nsecs.is_empty() {
             return match nsec::ds_absence(&nsecs, child) {
-                Ok(DsAbsence::InsecureDelegation) => {
-                    Err(Security::Insecure(InsecureReason::NoDs { zone: child.clone(), proof: DenialKind::Nsec }).into())
-                }
+                Ok(DsAbsence::InsecureDelegation) => Err(Security::Insecure(InsecureReason::NoDs {
+                    zone: child.clone(),
+                    proof: DenialKind::Nsec,
+                })
+                .into()),
                 Ok(DsAbsence::NoDelegation) => Ok(DsStep::NotZoneCut),
                 Err(_) => Err(Security::Bogus(BogusReason::DsUnproven { zone: child.clone() }).into()),
             };
         }
-        let nsec3s: Vec<Nsec3> = records.iter().filter(|r| r.rtype == rtype::NSEC3).filter_map(|r| Nsec3::from_record(r)).collect();
+        let nsec3s: Vec<Nsec3> = records
+            .iter()
+            .filter(|r| r.rtype == rtype::NSEC3)
+            .filter_map(|r| Nsec3::from_record(r))
+            .collect();
         let mut set = Nsec3Set::new(&nsec3s, zone).map_err(|f| nsec3_stop(f, child))?;
         match set.ds_absence(child, &mut self.budget).map_err(|f| nsec3_stop(f, child))? {
             Some(opt_out) => {
@@ -734,7 +780,14 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn prove_denial(&mut self, denial: &[Rrset], zone: &Name, sname: &Name, qtype: u16, nxdomain: bool) -> Result<Security, Stop> {
+    fn prove_denial(
+        &mut self,
+        denial: &[Rrset],
+        zone: &Name,
+        sname: &Name,
+        qtype: u16,
+        nxdomain: bool,
+    ) -> Result<Security, Stop> {
         let nsecs: Vec<Nsec> = records_of(denial, rtype::NSEC).iter().filter_map(Nsec::from_record).collect();
         let what = || {
             if nxdomain {
@@ -744,34 +797,55 @@ impl<'a> Session<'a> {
             }
         };
         if !nsecs.is_empty() {
-            let r = if nxdomain { nsec::prove_name_error(&nsecs, sname, zone) } else { nsec::prove_nodata(&nsecs, sname, qtype) };
+            let r = if nxdomain {
+                nsec::prove_name_error(&nsecs, sname, zone)
+            } else {
+                nsec::prove_nodata(&nsecs, sname, qtype)
+            };
             return match r {
                 Ok(()) => Ok(Security::Secure),
-                Err(what) => Err(Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into()),
+                Err(what) => {
+                    Err(Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into())
+                }
             };
         }
-        let nsec3s: Vec<Nsec3> = records_of(denial, rtype::NSEC3).iter().filter_map(Nsec3::from_record).collect();
+        let nsec3s: Vec<Nsec3> =
+            records_of(denial, rtype::NSEC3).iter().filter_map(Nsec3::from_record).collect();
         if nsec3s.is_empty() {
             return Err(Security::Bogus(BogusReason::NsecMissing { what: what(), zone: zone.clone() }).into());
         }
         let mut set = Nsec3Set::new(&nsec3s, zone).map_err(|f| nsec3_stop(f, zone))?;
-        let r = if nxdomain { set.prove_name_error(sname, &mut self.budget) } else { set.prove_nodata(sname, qtype, &mut self.budget) };
+        let r = if nxdomain {
+            set.prove_name_error(sname, &mut self.budget)
+        } else {
+            set.prove_nodata(sname, qtype, &mut self.budget)
+        };
         match r {
             Ok(Nsec3Proof::Proven) => Ok(Security::Secure),
             // RFC 5155 §9.2: an opt-out span may hide an unsigned delegation: not secure.
-            Ok(Nsec3Proof::OptOut) => Ok(Security::Insecure(InsecureReason::NoDs { zone: zone.clone(), proof: DenialKind::Nsec3OptOut })),
+            Ok(Nsec3Proof::OptOut) => Ok(Security::Insecure(InsecureReason::NoDs {
+                zone: zone.clone(),
+                proof: DenialKind::Nsec3OptOut,
+            })),
             Err(f) => Err(nsec3_stop(f, zone)),
         }
     }
 
-    fn prove_wildcard(&mut self, denial: &[Rrset], zone: &Name, owner: &Name, ce: &Name) -> Result<Security, Stop> {
+    fn prove_wildcard(
+        &mut self,
+        denial: &[Rrset],
+        zone: &Name,
+        owner: &Name,
+        ce: &Name,
+    ) -> Result<Security, Stop> {
         let nsecs: Vec<Nsec> = records_of(denial, rtype::NSEC).iter().filter_map(Nsec::from_record).collect();
         if !nsecs.is_empty() {
-            return nsec::prove_wildcard_answer(&nsecs, owner)
-                .map(|()| Security::Secure)
-                .map_err(|what| Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into());
+            return nsec::prove_wildcard_answer(&nsecs, owner).map(|()| Security::Secure).map_err(|what| {
+                Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into()
+            });
         }
-        let nsec3s: Vec<Nsec3> = records_of(denial, rtype::NSEC3).iter().filter_map(Nsec3::from_record).collect();
+        let nsec3s: Vec<Nsec3> =
+            records_of(denial, rtype::NSEC3).iter().filter_map(Nsec3::from_record).collect();
         if nsec3s.is_empty() {
             let what = format!("no closer match than the wildcard exists for {owner}");
             return Err(Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into());
@@ -779,7 +853,10 @@ impl<'a> Session<'a> {
         let mut set = Nsec3Set::new(&nsec3s, zone).map_err(|f| nsec3_stop(f, zone))?;
         match set.prove_wildcard_answer(owner, ce, &mut self.budget) {
             Ok(Nsec3Proof::Proven) => Ok(Security::Secure),
-            Ok(Nsec3Proof::OptOut) => Ok(Security::Insecure(InsecureReason::NoDs { zone: zone.clone(), proof: DenialKind::Nsec3OptOut })),
+            Ok(Nsec3Proof::OptOut) => Ok(Security::Insecure(InsecureReason::NoDs {
+                zone: zone.clone(),
+                proof: DenialKind::Nsec3OptOut,
+            })),
             Err(f) => Err(nsec3_stop(f, zone)),
         }
     }
@@ -789,7 +866,9 @@ fn nsec3_stop(f: Nsec3Failure, zone: &Name) -> Stop {
     match f {
         Nsec3Failure::Bogus(r) => Security::Bogus(r).into(),
         Nsec3Failure::Insecure(r) => Security::Insecure(r).into(),
-        Nsec3Failure::NotProven(what) => Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into(),
+        Nsec3Failure::NotProven(what) => {
+            Security::Bogus(BogusReason::NsecMissing { what, zone: zone.clone() }).into()
+        }
     }
 }
 

@@ -57,7 +57,7 @@ pub fn check_key(algorithm: u8, key: &[u8]) -> Result<(), KeyProblem> {
         13 if key.len() == 64 => Ok(()),
         14 if key.len() == 96 => Ok(()),
         15 if key.len() == 32 => Ok(()),
-        13 | 14 | 15 => Err(KeyProblem::Malformed),
+        13..=15 => Err(KeyProblem::Malformed),
         _ => Err(KeyProblem::UnsupportedAlgorithm),
     }
 }

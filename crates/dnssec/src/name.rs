@@ -320,10 +320,7 @@ impl Ord for Name {
         let a: Vec<&[u8]> = self.labels().collect();
         let b: Vec<&[u8]> = other.labels().collect();
         for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-            let ord = x
-                .iter()
-                .map(u8::to_ascii_lowercase)
-                .cmp(y.iter().map(u8::to_ascii_lowercase));
+            let ord = x.iter().map(u8::to_ascii_lowercase).cmp(y.iter().map(u8::to_ascii_lowercase));
             if ord != Ordering::Equal {
                 return ord;
             }
@@ -345,9 +342,7 @@ impl fmt::Display for Name {
         for label in self.labels() {
             for &c in label {
                 match c {
-                    b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
-                        write!(f, "\\{}", c as char)?
-                    }
+                    b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => write!(f, "\\{}", c as char)?,
                     0x21..=0x7e => write!(f, "{}", c as char)?,
                     _ => write!(f, "\\{c:03}")?,
                 }
@@ -376,8 +371,14 @@ mod tests {
     fn rfc4034_section_6_1_canonical_order() {
         // The example list of RFC 4034 §6.1, in its order.
         let list = [
-            "example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.",
-            "zABC.a.EXAMPLE.", "z.example.", "\\001.z.example.", "*.z.example.",
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "zABC.a.EXAMPLE.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
             "\\200.z.example.",
         ];
         let names: Vec<Name> = list.iter().map(|s| n(s)).collect();

@@ -92,14 +92,20 @@ pub fn prove_nodata(nsecs: &[Nsec], qname: &Name, qtype: u16) -> Result<(), Stri
 /// Proves that no closer match than the wildcard exists for a wildcard-expanded answer (RFC 4035
 /// §5.3.4): an NSEC covers `qname`.
 pub fn prove_wildcard_answer(nsecs: &[Nsec], qname: &Name) -> Result<(), String> {
-    covering(nsecs, qname).map(|_| ()).ok_or_else(|| format!("no closer match than the wildcard exists for {qname}"))
+    covering(nsecs, qname)
+        .map(|_| ())
+        .ok_or_else(|| format!("no closer match than the wildcard exists for {qname}"))
 }
 
 /// What the NSECs say about a DS at `name` (a validated NODATA or NXDOMAIN for `name DS`).
 pub fn ds_absence(nsecs: &[Nsec], name: &Name) -> Result<DsAbsence, String> {
     if let Some(n) = matching(nsecs, name) {
         prove_nodata(nsecs, name, rtype::DS)?;
-        return Ok(if n.types.contains(rtype::NS) { DsAbsence::InsecureDelegation } else { DsAbsence::NoDelegation });
+        return Ok(if n.types.contains(rtype::NS) {
+            DsAbsence::InsecureDelegation
+        } else {
+            DsAbsence::NoDelegation
+        });
     }
     // Empty non-terminal or a name that does not exist: no zone cut here.
     if let Some(cover) = covering(nsecs, name) {

@@ -51,10 +51,16 @@ impl<'a> Nsec3Set<'a> {
         }
         let (salt, iterations) = (first.salt.clone(), first.iterations);
         if iterations > limits::NSEC3_ITERATIONS_BOGUS {
-            return Err(Nsec3Failure::Bogus(BogusReason::Nsec3IterationsTooHigh { iterations, zone: zone.clone() }));
+            return Err(Nsec3Failure::Bogus(BogusReason::Nsec3IterationsTooHigh {
+                iterations,
+                zone: zone.clone(),
+            }));
         }
         if iterations > limits::NSEC3_ITERATIONS_INSECURE {
-            return Err(Nsec3Failure::Insecure(InsecureReason::Nsec3Iterations { zone: zone.clone(), iterations }));
+            return Err(Nsec3Failure::Insecure(InsecureReason::Nsec3Iterations {
+                zone: zone.clone(),
+                iterations,
+            }));
         }
         let records = usable.into_iter().filter(|n| n.salt == salt && n.iterations == iterations).collect();
         Ok(Self { records, zone: zone.clone(), salt, iterations, hashes: Vec::new() })
@@ -66,7 +72,9 @@ impl<'a> Nsec3Set<'a> {
         }
         let wire = name.to_canonical_wire();
         if !budget.charge_nsec3(wire.len(), self.salt.len(), self.iterations) {
-            return Err(Nsec3Failure::Bogus(BogusReason::WorkLimit { limit: "NSEC3 hash work per response" }));
+            return Err(Nsec3Failure::Bogus(BogusReason::WorkLimit {
+                limit: "NSEC3 hash work per response",
+            }));
         }
         let h = crypto::nsec3_hash(&wire, &self.salt, self.iterations);
         self.hashes.push((name.clone(), h.clone()));
@@ -86,7 +94,11 @@ impl<'a> Nsec3Set<'a> {
     /// RFC 5155 §8.3 closest encloser proof for `qname`: the closest ancestor with a matching NSEC3
     /// (which must not be a delegation or DNAME), and an NSEC3 covering the next closer name.
     /// Returns the closest encloser and the covering record.
-    fn closest_encloser(&mut self, qname: &Name, budget: &mut Budget) -> Result<(Name, &'a Nsec3), Nsec3Failure> {
+    fn closest_encloser(
+        &mut self,
+        qname: &Name,
+        budget: &mut Budget,
+    ) -> Result<(Name, &'a Nsec3), Nsec3Failure> {
         let fail = || Nsec3Failure::NotProven(format!("a closest encloser of {qname} exists"));
         if !qname.is_below(&self.zone) {
             return Err(fail());
@@ -111,9 +123,14 @@ impl<'a> Nsec3Set<'a> {
 
     /// NXDOMAIN (RFC 5155 §8.4): closest encloser proof plus a covered wildcard. An opt-out span
     /// over the next closer name means the name may exist unsigned.
-    pub fn prove_name_error(&mut self, qname: &Name, budget: &mut Budget) -> Result<Nsec3Proof, Nsec3Failure> {
+    pub fn prove_name_error(
+        &mut self,
+        qname: &Name,
+        budget: &mut Budget,
+    ) -> Result<Nsec3Proof, Nsec3Failure> {
         let (ce, cover) = self.closest_encloser(qname, budget)?;
-        let wildcard = ce.wildcard().ok_or_else(|| Nsec3Failure::NotProven(format!("{qname} does not exist")))?;
+        let wildcard =
+            ce.wildcard().ok_or_else(|| Nsec3Failure::NotProven(format!("{qname} does not exist")))?;
         if self.covering(&wildcard, budget)?.is_none() {
             return Err(Nsec3Failure::NotProven(format!("no wildcard {wildcard} exists")));
         }
@@ -123,7 +140,12 @@ impl<'a> Nsec3Set<'a> {
     /// NODATA (RFC 5155 §8.5–8.7): a matching NSEC3 without the type (and without CNAME); for DS a
     /// closest encloser proof whose next closer name is covered by an opt-out NSEC3; wildcard
     /// NODATA through a matching NSEC3 at the wildcard.
-    pub fn prove_nodata(&mut self, qname: &Name, qtype: u16, budget: &mut Budget) -> Result<Nsec3Proof, Nsec3Failure> {
+    pub fn prove_nodata(
+        &mut self,
+        qname: &Name,
+        qtype: u16,
+        budget: &mut Budget,
+    ) -> Result<Nsec3Proof, Nsec3Failure> {
         let what = || Nsec3Failure::NotProven(format!("{qname} has no {} records", rtype::type_name(qtype)));
         if let Some(m) = self.matching(qname, budget)? {
             if m.types.contains(qtype) || m.types.contains(rtype::CNAME) {
@@ -149,8 +171,14 @@ impl<'a> Nsec3Set<'a> {
 
     /// A wildcard answer (RFC 5155 §8.8): the next closer name below the closest encloser `ce`
     /// (known from the RRSIG labels) is covered.
-    pub fn prove_wildcard_answer(&mut self, qname: &Name, ce: &Name, budget: &mut Budget) -> Result<Nsec3Proof, Nsec3Failure> {
-        let fail = || Nsec3Failure::NotProven(format!("no closer match than the wildcard exists for {qname}"));
+    pub fn prove_wildcard_answer(
+        &mut self,
+        qname: &Name,
+        ce: &Name,
+        budget: &mut Budget,
+    ) -> Result<Nsec3Proof, Nsec3Failure> {
+        let fail =
+            || Nsec3Failure::NotProven(format!("no closer match than the wildcard exists for {qname}"));
         let next_closer = qname.child_towards(ce).ok_or_else(fail)?;
         let cover = self.covering(&next_closer, budget)?.ok_or_else(fail)?;
         Ok(if cover.opt_out() { Nsec3Proof::OptOut } else { Nsec3Proof::Proven })

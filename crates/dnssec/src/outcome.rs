@@ -243,7 +243,9 @@ pub fn format_time(t: u32) -> String {
 impl fmt::Display for BogusReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::CnameChainTooLong => write!(f, "CNAME chain longer than {} links", crate::limits::MAX_CNAME_CHAIN),
+            Self::CnameChainTooLong => {
+                write!(f, "CNAME chain longer than {} links", crate::limits::MAX_CNAME_CHAIN)
+            }
             Self::DnskeyMissing { zone } => {
                 write!(f, "no DNSKEY of {zone} matches its DS and signs the key set")
             }

@@ -63,21 +63,43 @@ pub mod rcode {
 }
 
 const TABLE: &[(u16, &str)] = &[
-    (A, "A"), (NS, "NS"), (CNAME, "CNAME"), (SOA, "SOA"), (PTR, "PTR"), (HINFO, "HINFO"),
-    (MX, "MX"), (TXT, "TXT"), (RP, "RP"), (AFSDB, "AFSDB"), (AAAA, "AAAA"), (SRV, "SRV"),
-    (NAPTR, "NAPTR"), (DNAME, "DNAME"), (OPT, "OPT"), (DS, "DS"), (RRSIG, "RRSIG"),
-    (NSEC, "NSEC"), (DNSKEY, "DNSKEY"), (NSEC3, "NSEC3"), (NSEC3PARAM, "NSEC3PARAM"),
-    (TLSA, "TLSA"), (CDS, "CDS"), (CDNSKEY, "CDNSKEY"), (SVCB, "SVCB"), (HTTPS, "HTTPS"),
-    (ANY, "ANY"), (CAA, "CAA"), (DLV, "DLV"), (KX, "KX"), (RT, "RT"), (PX, "PX"),
+    (A, "A"),
+    (NS, "NS"),
+    (CNAME, "CNAME"),
+    (SOA, "SOA"),
+    (PTR, "PTR"),
+    (HINFO, "HINFO"),
+    (MX, "MX"),
+    (TXT, "TXT"),
+    (RP, "RP"),
+    (AFSDB, "AFSDB"),
+    (AAAA, "AAAA"),
+    (SRV, "SRV"),
+    (NAPTR, "NAPTR"),
+    (DNAME, "DNAME"),
+    (OPT, "OPT"),
+    (DS, "DS"),
+    (RRSIG, "RRSIG"),
+    (NSEC, "NSEC"),
+    (DNSKEY, "DNSKEY"),
+    (NSEC3, "NSEC3"),
+    (NSEC3PARAM, "NSEC3PARAM"),
+    (TLSA, "TLSA"),
+    (CDS, "CDS"),
+    (CDNSKEY, "CDNSKEY"),
+    (SVCB, "SVCB"),
+    (HTTPS, "HTTPS"),
+    (ANY, "ANY"),
+    (CAA, "CAA"),
+    (DLV, "DLV"),
+    (KX, "KX"),
+    (RT, "RT"),
+    (PX, "PX"),
 ];
 
 /// The mnemonic of a type, or `TYPEnnn` (RFC 3597 §5).
 pub fn type_name(t: u16) -> String {
-    TABLE
-        .iter()
-        .find(|(v, _)| *v == t)
-        .map(|(_, n)| (*n).to_string())
-        .unwrap_or_else(|| format!("TYPE{t}"))
+    TABLE.iter().find(|(v, _)| *v == t).map(|(_, n)| (*n).to_string()).unwrap_or_else(|| format!("TYPE{t}"))
 }
 
 /// Parses a mnemonic or `TYPEnnn`, case-insensitively.
@@ -123,8 +145,28 @@ pub(crate) fn name_layout(t: u16) -> Option<&'static [Field]> {
 pub(crate) fn lowercases_rdata_names(t: u16) -> bool {
     matches!(
         t,
-        NS | MD | MF | CNAME | SOA | MB | MG | MR | PTR | MINFO | MX | RP | AFSDB | RT | SIG | PX
-            | NXT | NAPTR | KX | SRV | DNAME | A6 | RRSIG
+        NS | MD
+            | MF
+            | CNAME
+            | SOA
+            | MB
+            | MG
+            | MR
+            | PTR
+            | MINFO
+            | MX
+            | RP
+            | AFSDB
+            | RT
+            | SIG
+            | PX
+            | NXT
+            | NAPTR
+            | KX
+            | SRV
+            | DNAME
+            | A6
+            | RRSIG
     )
 }
 
@@ -134,7 +176,23 @@ pub(crate) fn lowercases_rdata_names(t: u16) -> bool {
 pub(crate) fn may_compress(t: u16) -> bool {
     matches!(
         t,
-        NS | MD | MF | CNAME | SOA | MB | MG | MR | PTR | MINFO | MX | RP | AFSDB | RT | PX | SRV
-            | NAPTR | KX | DNAME
+        NS | MD
+            | MF
+            | CNAME
+            | SOA
+            | MB
+            | MG
+            | MR
+            | PTR
+            | MINFO
+            | MX
+            | RP
+            | AFSDB
+            | RT
+            | PX
+            | SRV
+            | NAPTR
+            | KX
+            | DNAME
     )
 }

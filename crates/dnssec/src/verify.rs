@@ -71,11 +71,13 @@ pub fn verify_rrset(
     let mut attempts = 0u32;
     for sig in &set.rrsigs {
         if sig.signer != *zone || !set.owner.is_at_or_below(&sig.signer) {
-            let f = BogusReason::WrongSigner { rrset: id(), signer: sig.signer.clone(), expected: zone.clone() };
+            let f =
+                BogusReason::WrongSigner { rrset: id(), signer: sig.signer.clone(), expected: zone.clone() };
             note(f, 1, &mut failure);
             continue;
         }
-        if sig.labels as usize > set.owner.rrsig_label_count() || !crypto::algorithm_supported(sig.algorithm) {
+        if sig.labels as usize > set.owner.rrsig_label_count() || !crypto::algorithm_supported(sig.algorithm)
+        {
             note(BogusReason::SignatureInvalid { rrset: id(), zone: zone.clone() }, 2, &mut failure);
             continue;
         }
@@ -88,7 +90,8 @@ pub fn verify_rrset(
             note(BogusReason::NoMatchingKey { rrset: id(), zone: zone.clone() }, 2, &mut failure);
             continue;
         }
-        let usable: Vec<&&Dnskey> = candidates.iter().filter(|k| k.is_zone_key() && !k.is_revoked()).collect();
+        let usable: Vec<&&Dnskey> =
+            candidates.iter().filter(|k| k.is_zone_key() && !k.is_revoked()).collect();
         if usable.is_empty() {
             note(BogusReason::NoZoneKey { rrset: id(), zone: zone.clone() }, 3, &mut failure);
             continue;
@@ -103,16 +106,25 @@ pub fn verify_rrset(
             return Err(BogusReason::WorkLimit { limit: "signatures per response" });
         }
         if !serial_le(sig.inception, sig.expiration) {
-            note(BogusReason::SignatureExpiredBeforeValid { rrset: id(), zone: zone.clone() }, 4, &mut failure);
+            note(
+                BogusReason::SignatureExpiredBeforeValid { rrset: id(), zone: zone.clone() },
+                4,
+                &mut failure,
+            );
             continue;
         }
         if !serial_le(sig.inception, clock.now.wrapping_add(clock.skew)) {
-            let f = BogusReason::SignatureNotYetValid { rrset: id(), zone: zone.clone(), inception: sig.inception };
+            let f = BogusReason::SignatureNotYetValid {
+                rrset: id(),
+                zone: zone.clone(),
+                inception: sig.inception,
+            };
             note(f, 4, &mut failure);
             continue;
         }
         if !serial_le(clock.now.wrapping_sub(clock.skew), sig.expiration) {
-            let f = BogusReason::SignatureExpired { rrset: id(), zone: zone.clone(), expiration: sig.expiration };
+            let f =
+                BogusReason::SignatureExpired { rrset: id(), zone: zone.clone(), expiration: sig.expiration };
             note(f, 4, &mut failure);
             continue;
         }
