@@ -8,11 +8,13 @@
 # Output: <out>/<zone>.zone (signed or not), <out>/root.ds (the trust anchor), <out>/zones.list
 # (zone name and file, for the authoritative server's configuration).
 #
-# Usage: make-zones.sh OUTDIR [INCEPTION EXPIRATION]   (dates as YYYYMMDD)
+# Usage: make-zones.sh OUTDIR [INCEPTION EXPIRATION [NS_ADDR]]   (dates as YYYYMMDD; NS_ADDR is the
+# address every name server name resolves to: the authoritative server of the test run)
 set -euo pipefail
 out=${1:?usage: make-zones.sh OUTDIR [INCEPTION EXPIRATION]}
 inception=${2:-20250101}
 expiration=${3:-20600101}
+ns_addr=${4:-127.0.0.1}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d)
@@ -44,12 +46,12 @@ keygen_bind() {
 
 soa() { # ZONE
   local ns; ns=$(at ns "$1")
-  printf '$TTL 3600\n%s 3600 IN SOA %s %s 1 7200 3600 1209600 300\n%s 3600 IN NS %s\n%s 3600 IN A 127.0.0.1\n' "$1" "$ns" "$(at hostmaster "$1")" "$1" "$ns" "$ns"
+  printf '$TTL 3600\n%s 3600 IN SOA %s %s 1 7200 3600 1209600 300\n%s 3600 IN NS %s\n%s 3600 IN A %s\n' "$1" "$ns" "$(at hostmaster "$1")" "$1" "$ns" "$ns" "$ns_addr"
 }
 
 delegate() { # PARENTFILE CHILD [DS lines...]
   local file=$1 child=$2; shift 2
-  printf '%s 3600 IN NS ns.%s\nns.%s 3600 IN A 127.0.0.1\n' "$child" "$child" "$child" >> "$file"
+  printf '%s 3600 IN NS ns.%s\nns.%s 3600 IN A %s\n' "$child" "$child" "$child" "$ns_addr" >> "$file"
   for ds in "$@"; do echo "$ds" | sed 's/\t/ /g' >> "$file"; done
 }
 

@@ -174,7 +174,7 @@ impl Validator {
     }
 
     /// Starts validating one response at time `now` (seconds since the epoch).
-    pub fn session<'a>(&'a self, now: u64, cache: &'a dyn KeyCache) -> Session<'a> {
+    pub fn session<'a>(&'a self, now: u64, cache: &'a (dyn KeyCache + Sync)) -> Session<'a> {
         Session {
             validator: self,
             clock: Clock { now: now as u32, skew: self.skew },
@@ -199,7 +199,7 @@ enum DsStep {
 pub struct Session<'a> {
     validator: &'a Validator,
     clock: Clock,
-    cache: &'a dyn KeyCache,
+    cache: &'a (dyn KeyCache + Sync),
     budget: Budget,
     supplied: HashMap<KeyQuery, Option<Message>>,
     keys: HashMap<Name, KeyEntry>,

@@ -1,0 +1,326 @@
+//! The configuration file (TOML) and its defaults; command-line flags override it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use lookaside_dnssec::TrustAnchors;
+use lookaside_dnssec::name::Name;
+use serde::Deserialize;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown keys; the message names line and column.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, with line and column.
+        message: String,
+    },
+    /// A trust-anchor file is malformed.
+    #[error("{path}: {source}")]
+    Anchor {
+        /// The file.
+        path: PathBuf,
+        /// The line and problem.
+        source: lookaside_dnssec::anchor::AnchorError,
+    },
+    /// A value is out of range or unusable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The file's contents. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    /// Addresses to listen on (UDP and TCP).
+    pub listen: Option<Vec<String>>,
+    /// Upstream recursive resolvers (`IP` or `IP:PORT`); default: the nameservers of /etc/resolv.conf.
+    pub upstreams: Option<Vec<String>>,
+    /// Trust-anchor files (DS/DNSKEY lines, BIND trust-anchors blocks, root-anchors.xml).
+    pub trust_anchors: Option<Vec<PathBuf>>,
+    /// Whether the built-in root anchors apply (default true).
+    pub builtin_root_anchors: Option<bool>,
+    /// Domains treated as insecure (RFC 7646 negative trust anchors).
+    pub negative_trust_anchors: Option<Vec<String>>,
+    /// Cache settings.
+    pub cache: Option<CacheConfig>,
+    /// Limits.
+    pub limits: Option<LimitsConfig>,
+    /// Log filter (`info`, `debug`, or a RUST_LOG-style directive).
+    pub log_level: Option<String>,
+}
+
+/// `[cache]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CacheConfig {
+    /// Answers kept (default 100000).
+    pub answers: Option<usize>,
+    /// Zones' keys kept (default 10000).
+    pub keys: Option<usize>,
+    /// Longest cache lifetime in seconds (default 86400).
+    pub max_ttl: Option<u32>,
+    /// Lifetime of bogus and failed answers in seconds, 1–300 (default 30, RFC 9520).
+    pub bogus_ttl: Option<u32>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LimitsConfig {
+    /// Client queries in flight before new ones get SERVFAIL (default 2048).
+    pub max_inflight: Option<usize>,
+    /// Concurrent TCP connections (default 128).
+    pub tcp_connections: Option<usize>,
+    /// Seconds an idle TCP connection stays open (default 10).
+    pub tcp_idle_timeout: Option<u64>,
+    /// Milliseconds to wait for one upstream before the next (default 400).
+    pub upstream_timeout_ms: Option<u64>,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listening addresses.
+    pub listen: Vec<SocketAddr>,
+    /// Upstreams.
+    pub upstreams: Vec<SocketAddr>,
+    /// Anchor files.
+    pub trust_anchor_files: Vec<PathBuf>,
+    /// Built-in root anchors on or off.
+    pub builtin_root_anchors: bool,
+    /// Negative trust anchors.
+    pub negative_trust_anchors: Vec<Name>,
+    /// Answers cached.
+    pub cache_answers: usize,
+    /// Keys cached.
+    pub cache_keys: usize,
+    /// Longest TTL.
+    pub max_ttl: u32,
+    /// Bogus TTL.
+    pub bogus_ttl: u32,
+    /// In-flight cap.
+    pub max_inflight: usize,
+    /// TCP connection cap.
+    pub tcp_connections: usize,
+    /// TCP idle timeout, seconds.
+    pub tcp_idle_timeout: u64,
+    /// Upstream try timeout, milliseconds.
+    pub upstream_timeout_ms: u64,
+    /// Log filter.
+    pub log_level: String,
+}
+
+/// Overrides from the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Vec<String>,
+    /// `--upstream`.
+    pub upstreams: Vec<String>,
+    /// `--trust-anchor`.
+    pub trust_anchors: Vec<PathBuf>,
+}
+
+/// Default listening addresses.
+pub const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:53", "[::1]:53"];
+
+/// Parses `IP`, `IP:PORT` or `[IPv6]:PORT`, with `default_port` when none is given.
+pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, ConfigError> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    s.trim_matches(['[', ']'])
+        .parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, default_port))
+        .map_err(|_| ConfigError::Invalid(format!("{s:?} is not an address (IP, IP:PORT or [IPv6]:PORT)")))
+}
+
+/// The nameservers of a resolv.conf text, port 53.
+pub fn resolv_conf_nameservers(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some("nameserver")).then(|| it.next()).flatten()
+        })
+        .filter_map(|a| a.split('%').next()?.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+impl Config {
+    /// Reads the file (if any), applies the overrides and fills in defaults.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|source| ConfigError::Read { path: p.into(), source })?;
+                parse_file(&text, p)?
+            }
+            None => FileConfig::default(),
+        };
+        let listen_src: Vec<String> = if !overrides.listen.is_empty() {
+            overrides.listen.clone()
+        } else {
+            file.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect())
+        };
+        let listen = listen_src.iter().map(|s| parse_addr(s, 53)).collect::<Result<Vec<_>, _>>()?;
+        let upstream_src = if !overrides.upstreams.is_empty() {
+            Some(overrides.upstreams.clone())
+        } else {
+            file.upstreams.clone()
+        };
+        let upstreams = match upstream_src {
+            Some(list) => list.iter().map(|s| parse_addr(s, 53)).collect::<Result<Vec<_>, _>>()?,
+            None => {
+                let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                resolv_conf_nameservers(&text)
+            }
+        };
+        // Never forward to ourselves: that loops every query until it times out.
+        let upstreams: Vec<SocketAddr> = upstreams.into_iter().filter(|u| !listen.contains(u)).collect();
+        if upstreams.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no upstream resolver: configure `upstreams` or --upstream (the nameservers of /etc/resolv.conf \
+                 are missing or are this daemon's own listening addresses)"
+                    .into(),
+            ));
+        }
+        let mut trust_anchor_files = file.trust_anchors.clone().unwrap_or_default();
+        trust_anchor_files.extend(overrides.trust_anchors.iter().cloned());
+        let negative_trust_anchors = file
+            .negative_trust_anchors
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|s| {
+                Name::parse(s).map_err(|e| ConfigError::Invalid(format!("negative trust anchor {s:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let cache = file.cache.unwrap_or_default();
+        let limits = file.limits.unwrap_or_default();
+        let bogus_ttl = cache.bogus_ttl.unwrap_or(30);
+        if !(1..=300).contains(&bogus_ttl) {
+            return Err(ConfigError::Invalid(format!(
+                "cache.bogus-ttl {bogus_ttl} is outside 1–300 s (RFC 9520)"
+            )));
+        }
+        Ok(Self {
+            listen,
+            upstreams,
+            trust_anchor_files,
+            // With explicit anchor files only (e.g. a test root), the built-in ones stay on unless
+            // switched off; islands of trust coexist with the root.
+            builtin_root_anchors: file.builtin_root_anchors.unwrap_or(true),
+            negative_trust_anchors,
+            cache_answers: cache.answers.unwrap_or(100_000),
+            cache_keys: cache.keys.unwrap_or(10_000),
+            max_ttl: cache.max_ttl.unwrap_or(86_400),
+            bogus_ttl,
+            max_inflight: limits.max_inflight.unwrap_or(2048).max(1),
+            tcp_connections: limits.tcp_connections.unwrap_or(128).max(1),
+            tcp_idle_timeout: limits.tcp_idle_timeout.unwrap_or(10).max(1),
+            upstream_timeout_ms: limits.upstream_timeout_ms.unwrap_or(400).clamp(10, 10_000),
+            log_level: file.log_level.unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// Builds the trust anchors: built-in root (unless off), files, negative anchors.
+    pub fn anchors(&self, now: u64) -> Result<TrustAnchors, ConfigError> {
+        let mut anchors =
+            if self.builtin_root_anchors { TrustAnchors::builtin_root() } else { TrustAnchors::empty() };
+        for path in &self.trust_anchor_files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            if has_root_anchor(&text) {
+                // A root anchor file replaces the built-in root anchors rather than adding to them.
+                anchors = without_root(anchors);
+            }
+            anchors
+                .add_text(&text, now)
+                .map_err(|source| ConfigError::Anchor { path: path.clone(), source })?;
+        }
+        for n in &self.negative_trust_anchors {
+            anchors.add_negative(n.clone());
+        }
+        if anchors.is_empty() {
+            return Err(ConfigError::Invalid("no trust anchor configured".into()));
+        }
+        Ok(anchors)
+    }
+}
+
+fn has_root_anchor(text: &str) -> bool {
+    text.lines().any(|l| l.trim_start().starts_with(". ") || l.trim_start().starts_with(".\t"))
+        || text.contains("<Zone>.</Zone>")
+}
+
+fn without_root(anchors: TrustAnchors) -> TrustAnchors {
+    let mut out = TrustAnchors::empty();
+    for a in anchors.iter().filter(|a| !a.zone.is_root()) {
+        out.add(a.clone());
+    }
+    for n in anchors.negatives() {
+        out.add_negative(n.clone());
+    }
+    out
+}
+
+/// Parses the TOML text of a config file.
+pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text)
+        .map_err(|e| ConfigError::Syntax { path: path.into(), message: e.to_string().trim().to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_line() {
+        let err = parse_file("listen = [\"127.0.0.1:53\"]\nupstream = [\"1.2.3.4\"]\n", Path::new("x.toml"))
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("upstream"), "{msg}");
+    }
+
+    #[test]
+    fn resolv_conf_is_read() {
+        let ns = resolv_conf_nameservers(
+            "# c\nnameserver 192.0.2.1\nnameserver fe80::1%eth0\noptions edns0 trust-ad\n",
+        );
+        assert_eq!(ns.len(), 2);
+        assert_eq!(ns[0], "192.0.2.1:53".parse().unwrap());
+    }
+
+    #[test]
+    fn own_address_is_never_an_upstream() {
+        let o = Overrides {
+            listen: vec!["127.0.0.1:53".into()],
+            upstreams: vec!["127.0.0.1".into()],
+            ..Default::default()
+        };
+        let err = Config::load(None, &o).unwrap_err();
+        assert!(err.to_string().contains("no upstream resolver"), "{err}");
+    }
+
+    #[test]
+    fn addresses_parse_with_default_port() {
+        assert_eq!(parse_addr("::1", 53).unwrap(), "[::1]:53".parse().unwrap());
+        assert_eq!(parse_addr("[::1]:5353", 53).unwrap(), "[::1]:5353".parse().unwrap());
+        assert!(parse_addr("nonsense", 53).is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! UDP and TCP listeners on tokio.
+//!
+//! Written on tokio directly rather than hickory-server: answers are assembled as wire bytes from
+//! the cached upstream records (no re-encoding through hickory's `Record`s, which cannot carry
+//! raw RDATA), queries on one TCP connection are answered concurrently and out of order
+//! (RFC 7766 §6.2.1.1; hickory-server handles them one after another), and both transports share
+//! one in-flight cap (hickory-server spawns one task per datagram without limit).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lookaside_dnssec::outcome::ede;
+use lookaside_dnssec::rtype::{self, rcode};
+use lookaside_stub::Resolver;
+use lookaside_stub::respond::{self, Rejection, error_response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{debug, warn};
+
+/// Concurrent queries on one TCP connection (PowerDNS 10, resolved 32).
+pub const MAX_QUERIES_PER_TCP_CONNECTION: usize = 16;
+
+/// Listener limits.
+#[derive(Clone, Debug)]
+pub struct ListenerLimits {
+    /// Client queries in flight over all transports.
+    pub max_inflight: usize,
+    /// Concurrent TCP connections.
+    pub tcp_connections: usize,
+    /// Idle time before a TCP connection is closed.
+    pub tcp_idle: Duration,
+}
+
+/// Shared state of all listeners.
+pub struct Listener {
+    resolver: Arc<Resolver>,
+    inflight: Arc<Semaphore>,
+    tcp_slots: Arc<Semaphore>,
+    limits: ListenerLimits,
+}
+
+/// Binds every address for UDP and TCP; fails if any is taken (two daemons must never share a
+/// port silently).
+pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Vec<(UdpSocket, TcpListener)>> {
+    let mut out = Vec::new();
+    for a in addrs {
+        let udp =
+            UdpSocket::bind(a).await.map_err(|e| std::io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
+        let tcp =
+            TcpListener::bind(a).await.map_err(|e| std::io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
+        out.push((udp, tcp));
+    }
+    Ok(out)
+}
+
+impl Listener {
+    /// Listener state over a resolver.
+    pub fn new(resolver: Arc<Resolver>, limits: ListenerLimits) -> Arc<Self> {
+        Arc::new(Self {
+            resolver,
+            inflight: Arc::new(Semaphore::new(limits.max_inflight)),
+            tcp_slots: Arc::new(Semaphore::new(limits.tcp_connections)),
+            limits,
+        })
+    }
+
+    /// Serves the bound sockets until the process ends.
+    pub async fn run(self: Arc<Self>, sockets: Vec<(UdpSocket, TcpListener)>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (udp, tcp) in sockets {
+            tasks.spawn(self.clone().serve_udp(Arc::new(udp)));
+            tasks.spawn(self.clone().serve_tcp(tcp));
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn serve_udp(self: Arc<Self>, socket: Arc<UdpSocket>) {
+        let mut buf = vec![0u8; 65535];
+        loop {
+            let (n, peer) = match socket.recv_from(&mut buf).await {
+                Ok(x) => x,
+                Err(e) => {
+                    debug!("UDP receive: {e}");
+                    continue;
+                }
+            };
+            let packet = buf[..n].to_vec();
+            let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
+                // Over the cap: answer at once rather than stay silent.
+                if let Some(reply) = overloaded(&packet) {
+                    let _ = socket.send_to(&reply, peer).await;
+                }
+                continue;
+            };
+            let this = self.clone();
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                if let Some(reply) = this.answer(&packet, true).await {
+                    let _ = socket.send_to(&reply, peer).await;
+                }
+                drop(permit);
+            });
+        }
+    }
+
+    async fn serve_tcp(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    warn!("TCP accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = self.tcp_slots.clone().try_acquire_owned() else {
+                debug!(%peer, "TCP connection limit reached, closing");
+                continue;
+            };
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.serve_connection(stream).await;
+                drop(slot);
+            });
+        }
+    }
+
+    async fn serve_connection(self: Arc<Self>, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let (mut reader, mut writer) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(MAX_QUERIES_PER_TCP_CONNECTION);
+        let writer_task = tokio::spawn(async move {
+            while let Some(reply) = rx.recv().await {
+                let mut framed = Vec::with_capacity(reply.len() + 2);
+                framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
+                framed.extend_from_slice(&reply);
+                if writer.write_all(&framed).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let per_connection = Arc::new(Semaphore::new(MAX_QUERIES_PER_TCP_CONNECTION));
+        loop {
+            let mut len = [0u8; 2];
+            match tokio::time::timeout(self.limits.tcp_idle, reader.read_exact(&mut len)).await {
+                Ok(Ok(_)) => {}
+                _ => break, // idle, closed or broken
+            }
+            let mut packet = vec![0u8; u16::from_be_bytes(len) as usize];
+            if tokio::time::timeout(self.limits.tcp_idle, reader.read_exact(&mut packet))
+                .await
+                .map_or(true, |r| r.is_err())
+            {
+                break;
+            }
+            let Ok(conn_permit) = per_connection.clone().acquire_owned().await else { break };
+            let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
+                if let Some(reply) = overloaded(&packet) {
+                    let _ = tx.send(reply).await;
+                }
+                continue;
+            };
+            let this = self.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                if let Some(reply) = this.answer(&packet, false).await {
+                    let _ = tx.send(reply).await;
+                }
+                drop(permit);
+                drop(conn_permit);
+            });
+        }
+        drop(tx);
+        let _ = writer_task.await;
+    }
+
+    /// The reply to one packet, or `None` when nothing can be answered.
+    async fn answer(&self, packet: &[u8], udp: bool) -> Option<Vec<u8>> {
+        let query = match respond::parse_query(packet) {
+            Ok(q) => q,
+            Err(Rejection::Unanswerable) => return None,
+            Err(Rejection::Error { id, flags, rcode, question }) => {
+                return Some(error_response(id, flags, rcode, question.as_ref(), None, None));
+            }
+        };
+        if query.question.qclass != rtype::CLASS_IN {
+            return Some(error_response(
+                query.id,
+                query.flags,
+                rcode::REFUSED,
+                Some(&query.question),
+                query.edns.as_ref(),
+                None,
+            ));
+        }
+        let res = self.resolver.resolve(&query.question, query.checking_disabled()).await;
+        let limit = if udp { query.udp_limit() } else { 65535 };
+        Some(respond::build_response(&query, &res, limit))
+    }
+}
+
+/// SERVFAIL for a query that arrives over the in-flight cap.
+fn overloaded(packet: &[u8]) -> Option<Vec<u8>> {
+    let q = respond::parse_query(packet).ok()?;
+    Some(error_response(
+        q.id,
+        q.flags,
+        rcode::SERVFAIL,
+        Some(&q.question),
+        q.edns.as_ref(),
+        Some((ede::OTHER, "too many queries in flight".into())),
+    ))
+}

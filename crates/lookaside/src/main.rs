@@ -1,0 +1,191 @@
+//! `lookaside`: a validating DNS stub resolver with DNSSEC look-aside validation.
+
+mod config;
+mod listener;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+use lookaside_dnssec::Validator;
+use lookaside_stub::upstream::{DEFAULT_TOTAL_TIMEOUT, Upstreams};
+use lookaside_stub::{Resolver, ResolverConfig};
+use tracing::{error, info};
+
+use crate::config::{Config, Overrides};
+use crate::listener::{Listener, ListenerLimits};
+
+/// A validating DNS stub resolver for XMPP hosts (DNSSEC, with look-aside validation).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the resolver: listen, forward to the upstreams, validate, answer.
+    Serve(CommonArgs),
+    /// Check a configuration file and the anchor files it names; print the effective settings.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+/// Options shared by the subcommands that resolve.
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// Configuration file (TOML); see config/lookaside.toml.
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Address to listen on, UDP and TCP (repeatable; overrides the file).
+    #[arg(long)]
+    listen: Vec<String>,
+    /// Upstream resolver, IP or IP:PORT (repeatable; overrides the file and resolv.conf).
+    #[arg(long)]
+    upstream: Vec<String>,
+    /// Extra trust-anchor file (repeatable). A file with a root anchor replaces the built-in ones.
+    #[arg(long)]
+    trust_anchor: Vec<PathBuf>,
+}
+
+impl CommonArgs {
+    fn load(&self) -> Result<Config, config::ConfigError> {
+        let overrides = Overrides {
+            listen: self.listen.clone(),
+            upstreams: self.upstream.clone(),
+            trust_anchors: self.trust_anchor.clone(),
+        };
+        Config::load(self.config.as_deref(), &overrides)
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::CheckConfig { file } => check_config(&file),
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    let args =
+        CommonArgs { config: Some(file.into()), listen: vec![], upstream: vec![], trust_anchor: vec![] };
+    let cfg = match args.load().and_then(|c| c.anchors(now()).map(|a| (c, a))) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (c, anchors) = cfg;
+    println!("listen = {:?}", c.listen.iter().map(ToString::to_string).collect::<Vec<_>>());
+    println!("upstreams = {:?}", c.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>());
+    for a in anchors.iter() {
+        let tags: Vec<String> =
+            a.ds.iter()
+                .map(|d| format!("DS {}", d.key_tag))
+                .chain(a.keys.iter().map(|k| format!("DNSKEY {}", k.key_tag())))
+                .collect();
+        println!("trust anchor {} ({})", a.zone, tags.join(", "));
+    }
+    for n in anchors.negatives() {
+        println!("negative trust anchor {n}");
+    }
+    println!(
+        "cache answers = {}, keys = {}, max-ttl = {} s, bogus-ttl = {} s",
+        c.cache_answers, c.cache_keys, c.max_ttl, c.bogus_ttl
+    );
+    println!(
+        "limits max-inflight = {}, tcp-connections = {}, tcp-idle-timeout = {} s, upstream-timeout = {} ms",
+        c.max_inflight, c.tcp_connections, c.tcp_idle_timeout, c.upstream_timeout_ms
+    );
+    ExitCode::SUCCESS
+}
+
+fn serve(args: &CommonArgs) -> ExitCode {
+    let config = match args.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lookaside: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&config.log_level);
+    let anchors = match config.anchors(now()) {
+        Ok(a) => a,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let sockets = match listener::bind(&config.listen).await {
+            Ok(s) => s,
+            Err(e) => {
+                error!("cannot listen: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let anchor_names: Vec<String> = anchors.iter().map(|a| a.zone.to_string()).collect();
+        info!(
+            listen = ?config.listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            upstreams = ?config.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            anchors = ?anchor_names,
+            "lookaside {} ready", env!("CARGO_PKG_VERSION")
+        );
+        let upstreams = Upstreams::new(config.upstreams.clone())
+            .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT);
+        let resolver_config = ResolverConfig {
+            answer_cache_size: config.cache_answers,
+            key_cache_size: config.cache_keys,
+            max_ttl: config.max_ttl,
+            bogus_ttl: config.bogus_ttl,
+        };
+        let resolver = Arc::new(Resolver::new(upstreams, Validator::new(anchors), resolver_config));
+        let limits = ListenerLimits {
+            max_inflight: config.max_inflight,
+            tcp_connections: config.tcp_connections,
+            tcp_idle: Duration::from_secs(config.tcp_idle_timeout),
+        };
+        let listener = Listener::new(resolver, limits);
+        tokio::select! {
+            _ = listener.run(sockets) => {}
+            _ = tokio::signal::ctrl_c() => info!("interrupted, exiting"),
+            _ = terminate() => info!("terminated, exiting"),
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+async fn terminate() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await
+}

@@ -1,0 +1,157 @@
+//! Answer and key caches, TTL-bounded and memory-bounded (an LRU of a configured number of
+//! entries). Keys are case-insensitive names; validated keys live apart from answers so that a
+//! flood of unique names cannot evict the root's and TLDs' keys (as Unbound's key cache).
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lookaside_dnssec::chain::{KeyCache, KeyEntry};
+use lookaside_dnssec::name::Name;
+use lookaside_dnssec::outcome::Security;
+use lookaside_dnssec::wire::Message;
+use lru::LruCache;
+
+/// What an answer is cached under: the question, case-insensitively.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct CacheKey {
+    /// The name (its `Eq`/`Hash` ignore case).
+    pub name: Name,
+    /// Type.
+    pub qtype: u16,
+    /// Class.
+    pub qclass: u16,
+}
+
+/// A cached resolution.
+#[derive(Clone, Debug)]
+pub struct CachedAnswer {
+    /// The upstream's response, DNSSEC records included.
+    pub response: Arc<Message>,
+    /// Its verdict.
+    pub security: Security,
+    /// The chain summary for EDE texts.
+    pub summary: String,
+    stored: Instant,
+    expires: Instant,
+}
+
+impl CachedAnswer {
+    /// Seconds since it was stored, for TTL aging.
+    pub fn age(&self, now: Instant) -> u32 {
+        now.saturating_duration_since(self.stored).as_secs() as u32
+    }
+}
+
+/// An LRU cache of answers with per-entry expiry. Never locked across an await.
+pub struct AnswerCache {
+    inner: Mutex<LruCache<CacheKey, CachedAnswer>>,
+}
+
+impl AnswerCache {
+    /// A cache of at most `capacity` answers.
+    pub fn new(capacity: usize) -> Self {
+        let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Self { inner: Mutex::new(LruCache::new(cap)) }
+    }
+
+    /// A live entry, if any.
+    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<CachedAnswer> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match inner.get(key) {
+            Some(e) if e.expires > now => Some(e.clone()),
+            Some(_) => {
+                inner.pop(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Stores an answer for `ttl` seconds (nothing for 0).
+    pub fn put(&self, key: CacheKey, response: Arc<Message>, security: Security, summary: String, ttl: u32) {
+        if ttl == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let entry = CachedAnswer {
+            response,
+            security,
+            summary,
+            stored: now,
+            expires: now + Duration::from_secs(ttl as u64),
+        };
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).put(key, entry);
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// Validated key entries (trusted DNSKEY sets, insecure points), by zone.
+pub struct KeyStore {
+    inner: Mutex<LruCache<Name, (KeyEntry, Instant)>>,
+    bogus_ttl: u32,
+}
+
+impl KeyStore {
+    /// A store of at most `capacity` zones; bad entries live `bogus_ttl` seconds.
+    pub fn new(capacity: usize, bogus_ttl: u32) -> Self {
+        let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Self { inner: Mutex::new(LruCache::new(cap)), bogus_ttl }
+    }
+
+    /// Stores an entry learned by a validation.
+    pub fn put(&self, zone: Name, entry: KeyEntry) {
+        let ttl = match &entry {
+            KeyEntry::Trusted { ttl, .. } | KeyEntry::Insecure { ttl, .. } => *ttl,
+            KeyEntry::Bad { .. } => self.bogus_ttl,
+        };
+        if ttl == 0 {
+            return;
+        }
+        let expires = Instant::now() + Duration::from_secs(ttl as u64);
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).put(zone, (entry, expires));
+    }
+
+    /// Number of zones held.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl KeyCache for KeyStore {
+    fn key_entry(&self, zone: &Name) -> Option<KeyEntry> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match inner.get(zone) {
+            Some((e, expires)) if *expires > Instant::now() => Some(e.clone()),
+            Some(_) => {
+                inner.pop(zone);
+                None
+            }
+            None => None,
+        }
+    }
+}

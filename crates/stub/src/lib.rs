@@ -1,0 +1,12 @@
+//! lookaside-stub: the asynchronous half of lookaside.
+//!
+//! [`upstream`] talks to the recursive resolvers, [`cache`] keeps answers and validated keys,
+//! [`pipeline`] drives the validator of `lookaside-dnssec` with lookups from the upstreams, and
+//! [`respond`] turns a verdict into the bytes a client receives (RFC 4035 §3.2, RFC 6840 §5.7–5.9).
+
+pub mod cache;
+pub mod pipeline;
+pub mod respond;
+pub mod upstream;
+
+pub use pipeline::{Resolution, Resolver, ResolverConfig};

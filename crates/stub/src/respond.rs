@@ -1,0 +1,237 @@
+//! The answer policy: what a client receives for a verdict (RFC 4035 §3.2, RFC 6840 §5.7–5.9,
+//! RFC 8914), built directly as wire bytes from the cached upstream records.
+//!
+//! | query | secure | insecure | bogus / indeterminate |
+//! |---|---|---|---|
+//! | DO=0 AD=0 | data, no AD, no DNSSEC records | data | SERVFAIL + EDE |
+//! | DO=0 AD=1 | data with AD (glibc `trust-ad`) | data | SERVFAIL + EDE |
+//! | DO=1 | data, RRSIGs and proofs, AD | data | SERVFAIL + EDE |
+//! | CD=1 | data, AD allowed | data | data as received, no AD |
+//!
+//! The question is echoed as the client wrote it, and owner names equal to the question name are
+//! written as a pointer to it, so they carry the client's spelling whatever case the upstream used.
+
+use lookaside_dnssec::outcome::Security;
+use lookaside_dnssec::rtype::{self, rcode};
+use lookaside_dnssec::wire::{Edns, Message, Question, Record, Section, WireError, Writer, flags};
+
+use crate::pipeline::Resolution;
+
+/// Largest UDP answer we send, whatever the client advertises (DNS Flag Day 2020).
+pub const MAX_UDP_ANSWER: u16 = 1232;
+/// UDP answer limit for a client without EDNS (RFC 1035 §4.2.1).
+pub const PLAIN_UDP_ANSWER: u16 = 512;
+/// EDNS option code of Extended DNS Errors.
+pub const EDNS_OPTION_EDE: u16 = 15;
+/// Longest EDE extra text we send, so that an error always fits a 512-byte answer.
+pub const MAX_EDE_TEXT: usize = 300;
+
+/// A client's query, as far as the policy needs it.
+#[derive(Clone, Debug)]
+pub struct ClientQuery {
+    /// Transaction ID.
+    pub id: u16,
+    /// Header flags as sent.
+    pub flags: u16,
+    /// The question, in the client's spelling.
+    pub question: Question,
+    /// The client's EDNS record, if any.
+    pub edns: Option<Edns>,
+}
+
+impl ClientQuery {
+    /// True when the client set DO.
+    pub fn dnssec_ok(&self) -> bool {
+        self.edns.as_ref().is_some_and(|e| e.dnssec_ok)
+    }
+
+    /// True when the client set CD.
+    pub fn checking_disabled(&self) -> bool {
+        self.flags & flags::CD != 0
+    }
+
+    /// Largest answer this client accepts over UDP.
+    pub fn udp_limit(&self) -> usize {
+        match &self.edns {
+            Some(e) => e.udp_size.clamp(PLAIN_UDP_ANSWER, MAX_UDP_ANSWER) as usize,
+            None => PLAIN_UDP_ANSWER as usize,
+        }
+    }
+}
+
+/// Why a client packet gets no normal answer.
+#[derive(Debug)]
+pub enum Rejection {
+    /// Too short to hold a header: nothing can be answered.
+    Unanswerable,
+    /// Answer with this rcode (FORMERR, NOTIMP, REFUSED) and ID.
+    Error {
+        /// The ID to echo.
+        id: u16,
+        /// Header flags as sent.
+        flags: u16,
+        /// The rcode.
+        rcode: u16,
+        /// The question, when it could be read.
+        question: Option<Question>,
+    },
+}
+
+/// Reads a client's query; anything unusable becomes a [`Rejection`].
+pub fn parse_query(buf: &[u8]) -> Result<ClientQuery, Rejection> {
+    if buf.len() < 12 {
+        return Err(Rejection::Unanswerable);
+    }
+    let id = u16::from_be_bytes([buf[0], buf[1]]);
+    let hflags = u16::from_be_bytes([buf[2], buf[3]]);
+    if hflags & flags::QR != 0 {
+        return Err(Rejection::Unanswerable); // never answer a response
+    }
+    let formerr = |question| Rejection::Error { id, flags: hflags, rcode: rcode::FORMERR, question };
+    let msg = Message::parse(buf).map_err(|_: WireError| formerr(None))?;
+    if msg.opcode() != 0 {
+        return Err(Rejection::Error {
+            id,
+            flags: hflags,
+            rcode: rcode::NOTIMP,
+            question: msg.questions.first().cloned(),
+        });
+    }
+    if msg.questions.len() != 1 || !msg.answer.is_empty() {
+        return Err(formerr(msg.questions.first().cloned()));
+    }
+    let question = msg.questions[0].clone();
+    if matches!(question.qtype, rtype::OPT | 251 | 252) {
+        // OPT is no question; IXFR and AXFR are not for a stub resolver.
+        return Err(Rejection::Error { id, flags: hflags, rcode: rcode::REFUSED, question: Some(question) });
+    }
+    Ok(ClientQuery { id, flags: hflags, question, edns: msg.edns })
+}
+
+fn response_flags(query_flags: u16, rc: u16) -> u16 {
+    flags::QR | (query_flags & (flags::OPCODE_MASK | flags::RD | flags::CD)) | flags::RA | (rc & 0xf)
+}
+
+fn response_edns(query: Option<&Edns>, ede: Option<(u16, String)>) -> Option<Edns> {
+    let q = query?;
+    let mut e = Edns { udp_size: MAX_UDP_ANSWER, dnssec_ok: q.dnssec_ok, ..Default::default() };
+    if let Some((code, text)) = ede {
+        let mut data = code.to_be_bytes().to_vec();
+        let mut text = text;
+        if text.len() > MAX_EDE_TEXT {
+            let mut cut = MAX_EDE_TEXT;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        data.extend_from_slice(text.as_bytes());
+        e.options.push((EDNS_OPTION_EDE, data));
+    }
+    Some(e)
+}
+
+/// An error answer (FORMERR, NOTIMP, REFUSED, SERVFAIL) with an optional EDE.
+pub fn error_response(
+    id: u16,
+    query_flags: u16,
+    rc: u16,
+    question: Option<&Question>,
+    edns: Option<&Edns>,
+    ede: Option<(u16, String)>,
+) -> Vec<u8> {
+    let mut w = Writer::new(id, response_flags(query_flags, rc));
+    if let Some(q) = question {
+        w.question(q);
+    }
+    // A FORMERR may come from a broken OPT: answer it with an OPT only if we could read one.
+    if let Some(e) = response_edns(edns, ede) {
+        w.edns(&e);
+    }
+    w.finish()
+}
+
+/// The EDE text for a failed answer: the reason and, where known, the chain summary.
+fn ede_for(res: &Resolution) -> Option<(u16, String)> {
+    let (code, reason) = res.security.ede()?;
+    let text = if res.summary.is_empty() { reason } else { format!("{}: {reason}", res.summary) };
+    Some((code, text))
+}
+
+fn is_dnssec_type(t: u16) -> bool {
+    matches!(t, rtype::RRSIG | rtype::NSEC | rtype::NSEC3)
+}
+
+/// Builds the client's answer for a resolution. `limit` is the largest size allowed (the UDP
+/// limit, or 65535 over TCP); a larger answer is replaced by an empty one with TC set.
+pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Vec<u8> {
+    let cd = query.checking_disabled();
+    let dnssec_ok = query.dnssec_ok();
+    let Some(response) = res.response.as_deref() else {
+        return error_response(
+            query.id,
+            query.flags,
+            rcode::SERVFAIL,
+            Some(&query.question),
+            query.edns.as_ref(),
+            ede_for(res),
+        );
+    };
+    let usable = match &res.security {
+        Security::Secure | Security::Insecure(_) => true,
+        Security::Bogus(_) | Security::Indeterminate(_) => cd,
+    };
+    if !usable {
+        return error_response(
+            query.id,
+            query.flags,
+            rcode::SERVFAIL,
+            Some(&query.question),
+            query.edns.as_ref(),
+            ede_for(res),
+        );
+    }
+    let secure = res.security.is_secure();
+    let rc = response.rcode();
+    let mut hflags = response_flags(query.flags, rc);
+    // RFC 6840 §5.7–5.8: AD only for secure data, and only to a client that asked with DO or AD.
+    if secure && (dnssec_ok || query.flags & flags::AD != 0) {
+        hflags |= flags::AD;
+    }
+    let keep = |r: &&Record| dnssec_ok || !is_dnssec_type(r.rtype) || r.rtype == query.question.qtype;
+    let ede = match &res.security {
+        Security::Insecure(_) => res.security.ede(),
+        _ => None,
+    };
+    let mut w = Writer::new(query.id, hflags);
+    w.question(&query.question);
+    for (section, records) in [
+        (Section::Answer, &response.answer),
+        (Section::Authority, &response.authority),
+        (Section::Additional, &response.additional),
+    ] {
+        for r in records.iter().filter(keep) {
+            if res.age == 0 {
+                w.record(section, r);
+            } else {
+                let mut aged = r.clone();
+                aged.ttl = r.ttl.saturating_sub(res.age);
+                w.record(section, &aged);
+            }
+        }
+    }
+    if let Some(e) = response_edns(query.edns.as_ref(), ede) {
+        w.edns(&e);
+    }
+    let wire = w.finish();
+    if wire.len() <= limit {
+        return wire;
+    }
+    // Too large for UDP: an empty answer with TC sends the client to TCP (RFC 7766 §5).
+    let mut w = Writer::new(query.id, hflags | flags::TC);
+    w.question(&query.question);
+    if let Some(e) = response_edns(query.edns.as_ref(), None) {
+        w.edns(&e);
+    }
+    w.finish()
+}
