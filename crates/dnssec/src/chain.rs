@@ -560,7 +560,26 @@ impl<'a> Session<'a> {
             n = cur.parent();
         }
         let (mut zone, entry) = match start {
-            Some(s) => s,
+            Some(s) => {
+                // Started from a cached entry: name the trusted zones above it, for the summary.
+                let mut above = Vec::new();
+                let mut n = s.0.parent();
+                while let Some(cur) = n {
+                    if !cur.is_at_or_below(&anchor.zone) {
+                        break;
+                    }
+                    if let Some(KeyEntry::Trusted { .. }) =
+                        self.keys.get(&cur).cloned().or_else(|| self.cache.key_entry(&cur))
+                    {
+                        above.push(cur.clone());
+                    }
+                    n = cur.parent();
+                }
+                for z in above.iter().rev() {
+                    self.step(z, StepStatus::Trusted, "keys cached".into());
+                }
+                s
+            }
             None => {
                 let e = self.anchor_entry(&anchor)?;
                 (anchor.zone.clone(), e)

@@ -1,0 +1,295 @@
+//! The daemon against real servers: NSD serving a hierarchy signed at test time, Unbound as the
+//! upstream, lookaside in front, queried with a Rust client and with dig. Each test names the
+//! policy rule it checks (RFC 4035 §3.2, RFC 6840 §5.7–5.9, RFC 8914, RFC 7766).
+
+mod harness;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use harness::{Hierarchy, Opts, ask, dig, ede, query_bytes, tcp_exchange, udp_exchange};
+use lookaside_dnssec::rtype::{self, rcode};
+use lookaside_dnssec::wire::{Message, flags};
+
+macro_rules! hierarchy {
+    () => {
+        match Hierarchy::get() {
+            Some(h) => h,
+            None => return,
+        }
+    };
+}
+
+fn has_rrsig(m: &Message) -> bool {
+    m.answer.iter().chain(m.authority.iter()).any(|r| r.rtype == rtype::RRSIG)
+}
+
+#[test]
+fn secure_answer_with_do_has_ad_and_signatures() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::NOERROR);
+    assert!(m.has_flag(flags::AD), "AD expected");
+    assert!(has_rrsig(&m), "RRSIGs expected with DO");
+    assert!(m.edns.as_ref().unwrap().dnssec_ok, "DO echoed");
+    // Three signed levels below the root (Ed25519 at the bottom).
+    let m = ask(d.addr, "www.sub.secure.example.", rtype::A, Opts::default());
+    assert!(m.has_flag(flags::AD));
+}
+
+#[test]
+fn rfc6840_5_8_ad_only_query_gets_ad_without_signatures() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let o = Opts { dnssec_ok: false, ad: true, ..Opts::default() };
+    let m = ask(d.addr, "www.secure.example.", rtype::A, o);
+    assert!(m.has_flag(flags::AD), "glibc trust-ad style query gets AD");
+    assert!(!has_rrsig(&m), "no DNSSEC records without DO");
+    let plain = Opts { dnssec_ok: false, ..Opts::default() };
+    let m = ask(d.addr, "www.secure.example.", rtype::A, plain);
+    assert!(!m.has_flag(flags::AD), "no AD without DO or AD");
+    assert!(!has_rrsig(&m));
+    assert_eq!(m.answer.len(), 1);
+}
+
+#[test]
+fn insecure_answer_has_no_ad() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    for name in [
+        "www.insecure.example.",
+        "www.unsigned.optout.example.",
+        "www.insecure.nsec3.example.",
+        "yax.unsignedtld.",
+    ] {
+        let m = ask(d.addr, name, rtype::A, Opts::default());
+        assert_eq!(m.rcode(), rcode::NOERROR, "{name}");
+        assert!(!m.has_flag(flags::AD), "{name}: no AD for insecure data");
+        assert_eq!(m.answer.iter().filter(|r| r.rtype == rtype::A).count(), 1, "{name}");
+    }
+}
+
+#[test]
+fn secure_denials_have_ad() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let m = ask(d.addr, "nothere.secure.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::NXDOMAIN);
+    assert!(m.has_flag(flags::AD));
+    assert!(m.authority.iter().any(|r| r.rtype == rtype::NSEC), "proof passed on with DO");
+    let m = ask(d.addr, "nothere.nsec3.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::NXDOMAIN);
+    assert!(m.has_flag(flags::AD));
+    let m = ask(d.addr, "www.secure.example.", rtype::MX, Opts::default());
+    assert_eq!(m.rcode(), rcode::NOERROR);
+    assert!(m.answer.is_empty() && m.has_flag(flags::AD));
+    // Snikket's probe: `. A` (NODATA at the root) comes back secure with SOA and NSEC.
+    let m = ask(d.addr, ".", rtype::A, Opts::default());
+    assert!(m.has_flag(flags::AD));
+    assert!(
+        m.authority.iter().any(|r| r.rtype == rtype::SOA)
+            && m.authority.iter().any(|r| r.rtype == rtype::NSEC)
+    );
+}
+
+#[test]
+fn bogus_answers_are_servfail_with_an_extended_error_naming_the_zone() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let cases = [
+        ("www.expired.example.", 7, "expired.example."),
+        ("www.future.example.", 8, "future.example."),
+        ("www.nokey.example.", 9, "nokey.example."),
+        ("www.kskunsigned.example.", 9, "kskunsigned.example."),
+        ("nothere.iter600.example.", 27, "iter600.example."),
+    ];
+    for (name, code, zone) in cases {
+        let m = ask(d.addr, name, rtype::A, Opts::default());
+        assert_eq!(m.rcode(), rcode::SERVFAIL, "{name}");
+        assert!(m.answer.is_empty(), "{name}: no data for bogus answers");
+        let e = ede(&m);
+        assert_eq!(e.len(), 1, "{name}: one EDE");
+        assert_eq!(e[0].0, code, "{name}: {:?}", e[0]);
+        assert!(e[0].1.contains(zone), "{name}: EDE text {:?} names {zone}", e[0].1);
+    }
+    assert!(d.log().contains("bogus"), "one log line per bogus answer");
+}
+
+#[test]
+fn dig_shows_ad_and_ede() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let out = dig(d.addr, &["+dnssec", "www.secure.example.", "A"]);
+    assert!(out.contains("flags: qr rd ra ad"), "{out}");
+    let out = dig(d.addr, &["+dnssec", "www.expired.example.", "A"]);
+    assert!(out.contains("status: SERVFAIL"), "{out}");
+    assert!(out.contains("EDE: 7 (Signature Expired)"), "{out}");
+}
+
+#[test]
+fn rfc4035_3_2_2_cd_returns_bogus_data_without_ad() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let cd = Opts { cd: true, ..Opts::default() };
+    let m = ask(d.addr, "www.expired.example.", rtype::A, cd);
+    assert_eq!(m.rcode(), rcode::NOERROR);
+    assert!(!m.has_flag(flags::AD));
+    assert!(m.has_flag(flags::CD), "CD echoed");
+    assert_eq!(m.answer.iter().filter(|r| r.rtype == rtype::A).count(), 1);
+    // And the CD answer never leaks to a client without CD.
+    let m = ask(d.addr, "www.expired.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::SERVFAIL);
+    // A secure answer keeps AD under CD.
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert!(m.has_flag(flags::AD));
+    let m = ask(d.addr, "www.secure.example.", rtype::A, cd);
+    assert!(m.has_flag(flags::AD));
+}
+
+#[test]
+fn rfc7766_large_answer_is_truncated_over_udp_and_complete_over_tcp() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let plain = Opts { edns: false, ..Opts::default() };
+    let m = ask(d.addr, "big.secure.example.", rtype::TXT, plain);
+    assert!(m.has_flag(flags::TC), "over 512 bytes without EDNS: TC");
+    let bytes = tcp_exchange(d.addr, &query_bytes(7, "big.secure.example.", rtype::TXT, Opts::default()));
+    let m = Message::parse(&bytes).unwrap();
+    assert!(!m.has_flag(flags::TC));
+    assert_eq!(m.answer.iter().filter(|r| r.rtype == rtype::TXT).count(), 2);
+    assert!(m.has_flag(flags::AD));
+}
+
+#[test]
+fn pipelined_tcp_queries_are_all_answered() {
+    use std::io::{Read, Write};
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let mut s = std::net::TcpStream::connect(d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let names =
+        ["www.secure.example.", "www.expired.example.", "www.insecure.example.", "nothere.nsec3.example."];
+    let mut out = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let q = query_bytes(100 + i as u16, n, rtype::A, Opts::default());
+        out.extend_from_slice(&(q.len() as u16).to_be_bytes());
+        out.extend_from_slice(&q);
+    }
+    s.write_all(&out).unwrap();
+    let mut ids = Vec::new();
+    for _ in names {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).unwrap();
+        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut buf).unwrap();
+        ids.push(Message::parse(&buf).unwrap().id);
+    }
+    ids.sort();
+    assert_eq!(ids, vec![100, 101, 102, 103]);
+}
+
+#[test]
+fn question_is_echoed_byte_for_byte_and_owners_take_its_spelling() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let q = query_bytes(9, "WwW.SeCuRe.ExAmPlE.", rtype::A, Opts::default());
+    let bytes = udp_exchange(d.addr, &q, Duration::from_secs(5)).unwrap();
+    let qlen = q.len() - 11 - 12; // header and OPT record
+    assert_eq!(&bytes[12..12 + qlen], &q[12..12 + qlen], "question echoed as sent");
+    let m = Message::parse(&bytes).unwrap();
+    assert!(m.has_flag(flags::AD));
+    let a = m.answer.iter().find(|r| r.rtype == rtype::A).unwrap();
+    assert!(a.owner.eq_exact(&m.questions[0].name), "owner {} in the client's spelling", a.owner);
+    assert!(m.has_flag(flags::RD), "RD echoed");
+}
+
+#[test]
+fn dead_first_upstream_is_skipped() {
+    let h = hierarchy!();
+    // A bound socket that never answers: the first try times out.
+    let silent = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let dead = silent.local_addr().unwrap().to_string();
+    let d = h.daemon(&["--upstream", &dead, "--upstream", &h.unbound.to_string()]);
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::NOERROR);
+    assert!(m.has_flag(flags::AD));
+}
+
+#[test]
+fn unreachable_upstreams_give_servfail_with_ede() {
+    let h = hierarchy!();
+    let silent = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let dead = silent.local_addr().unwrap().to_string();
+    let d = h.daemon(&["--upstream", &dead]);
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::SERVFAIL);
+    let e = ede(&m);
+    assert_eq!(e[0].0, 22, "{e:?}");
+}
+
+#[test]
+fn spoofed_replies_are_ignored() {
+    let h = hierarchy!();
+    // A fake upstream that first answers with a wrong ID and a wrong question, then relays the
+    // real answer from Unbound.
+    let fake = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let fake_addr = fake.local_addr().unwrap();
+    let unbound = h.unbound;
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = fake.recv_from(&mut buf) {
+            let query = buf[..n].to_vec();
+            let Some(real) = udp_exchange(unbound, &query, Duration::from_secs(3)) else { continue };
+            let mut wrong_id = real.clone();
+            wrong_id[0] ^= 0xff;
+            let _ = fake.send_to(&wrong_id, peer);
+            if let Ok(mut m) = Message::parse(&real) {
+                m.questions[0].name = lookaside_dnssec::name::Name::parse("spoofed.example.").unwrap();
+                let _ = fake.send_to(&m.to_wire(), peer);
+            }
+            let _ = fake.send_to(b"garbage", peer);
+            let _ = fake.send_to(&real, peer);
+        }
+    });
+    let d = h.daemon(&["--upstream", &fake_addr.to_string()]);
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::NOERROR);
+    assert!(m.has_flag(flags::AD));
+    assert_eq!(m.answer.iter().find(|r| r.rtype == rtype::A).unwrap().rdata, vec![192, 0, 2, 2]);
+}
+
+#[test]
+fn malformed_client_packets_get_formerr_and_the_daemon_keeps_serving() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    // A question whose name points forward: a compression loop.
+    let mut bad = query_bytes(77, "x.", rtype::A, Opts { edns: false, ..Opts::default() });
+    bad[12] = 0xc0;
+    bad[13] = 12;
+    let reply = udp_exchange(d.addr, &bad, Duration::from_secs(3)).expect("an answer to a malformed query");
+    let m = Message::parse(&reply).unwrap();
+    assert_eq!(m.id, 77);
+    assert_eq!(m.rcode(), rcode::FORMERR);
+    // Garbage shorter than a header gets no answer, and the daemon still serves.
+    assert!(udp_exchange(d.addr, b"\x01\x02\x03", Duration::from_millis(300)).is_none());
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert!(m.has_flag(flags::AD));
+}
+
+#[test]
+fn answers_are_cached() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let first = ask(d.addr, "mail.secure.example.", rtype::A, Opts::default());
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = ask(d.addr, "mail.secure.example.", rtype::A, Opts::default());
+    assert!(second.has_flag(flags::AD));
+    let ttl = |m: &Message| m.answer.iter().find(|r| r.rtype == rtype::A).unwrap().ttl;
+    assert!(
+        ttl(&second) < ttl(&first),
+        "TTL counts down in the cache: {} then {}",
+        ttl(&first),
+        ttl(&second)
+    );
+}
