@@ -13,6 +13,8 @@
 //! verify each RRset and the NSEC/NSEC3 proofs with the signer's keys.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 
 use crate::anchor::{TrustAnchor, TrustAnchors};
 use crate::canonical::{Rrset, group};
@@ -53,8 +55,8 @@ pub enum KeyEntry {
     },
     /// The zone's DNSKEY set, verified.
     Trusted {
-        /// The DNSKEY set.
-        keys: Vec<Dnskey>,
+        /// The DNSKEY set (shared: cache hits clone only the pointer).
+        keys: Arc<[Dnskey]>,
         /// Seconds this stays valid (TTLs and signature expiry).
         ttl: u32,
     },
@@ -82,8 +84,61 @@ pub struct ChainStep {
     pub zone: Name,
     /// What happened.
     pub status: StepStatus,
-    /// Human-readable detail: keys, digests, proofs.
-    pub detail: String,
+    /// What the step used or found.
+    pub detail: StepDetail,
+}
+
+/// The evidence of a chain step; formatted only when shown (traces, logs).
+#[derive(Clone, Debug)]
+pub enum StepDetail {
+    /// The DS set that vouches for the zone's keys.
+    Ds(Vec<Ds>),
+    /// The zone's trusted DNSKEY set.
+    Keys(Arc<[Dnskey]>),
+    /// Why the step failed or ended the chain.
+    Reason(String),
+    /// The name is no zone cut.
+    NotZoneCut,
+    /// Keys taken from the cache of an earlier validation.
+    Cached,
+}
+
+impl PartialEq for StepDetail {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Ds(a), Self::Ds(b)) => a == b,
+            (Self::Keys(a), Self::Keys(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Self::Reason(a), Self::Reason(b)) => a == b,
+            (Self::NotZoneCut, Self::NotZoneCut) | (Self::Cached, Self::Cached) => true,
+            _ => false,
+        }
+    }
+}
+impl Eq for StepDetail {}
+
+impl fmt::Display for StepDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ds(set) => {
+                f.write_str("DS")?;
+                for d in set {
+                    write!(f, " {}/alg {}/digest {}", d.key_tag, d.algorithm, d.digest_type)?;
+                }
+                Ok(())
+            }
+            Self::Keys(keys) => {
+                f.write_str("DNSKEY")?;
+                for k in keys.iter() {
+                    let role = if k.flags & crate::rdata::FLAG_SEP != 0 { "KSK" } else { "ZSK" };
+                    write!(f, " {}/alg {}/{role}", k.key_tag(), k.algorithm)?;
+                }
+                Ok(())
+            }
+            Self::Reason(r) => f.write_str(r),
+            Self::NotZoneCut => f.write_str("no zone cut"),
+            Self::Cached => f.write_str("keys cached"),
+        }
+    }
 }
 
 /// The state of one step of the chain.
@@ -284,7 +339,7 @@ impl<'a> Session<'a> {
         Progress::Done(Verdict { security, ttl_cap, steps: self.steps.clone(), budget: self.budget.clone() })
     }
 
-    fn step(&mut self, zone: &Name, status: StepStatus, detail: String) {
+    fn step(&mut self, zone: &Name, status: StepStatus, detail: StepDetail) {
         let step = ChainStep { zone: zone.clone(), status, detail };
         // Calls of `validate` after a lookup walk the known part again: record each step once.
         if !self.steps.contains(&step) {
@@ -513,10 +568,10 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn trusted_keys(&self, zone: &Name) -> Vec<Dnskey> {
+    fn trusted_keys(&self, zone: &Name) -> Arc<[Dnskey]> {
         match self.keys.get(zone) {
             Some(KeyEntry::Trusted { keys, .. }) => keys.clone(),
-            _ => Vec::new(),
+            _ => Arc::from(Vec::new()),
         }
     }
 
@@ -576,7 +631,7 @@ impl<'a> Session<'a> {
                     n = cur.parent();
                 }
                 for z in above.iter().rev() {
-                    self.step(z, StepStatus::Trusted, "keys cached".into());
+                    self.step(z, StepStatus::Trusted, StepDetail::Cached);
                 }
                 s
             }
@@ -597,7 +652,7 @@ impl<'a> Session<'a> {
             }
             match self.ds_step(&zone, &child)? {
                 DsStep::NotZoneCut => {
-                    self.step(&child, StepStatus::NotZoneCut, "no zone cut".into());
+                    self.step(&child, StepStatus::NotZoneCut, StepDetail::NotZoneCut);
                 }
                 DsStep::Ds { set, ttl } => {
                     let entry = self.dnskey_entry(&child, &set, &[], ttl)?;
@@ -623,18 +678,16 @@ impl<'a> Session<'a> {
         match entry {
             KeyEntry::Trusted { keys, .. } => {
                 if !self.steps.iter().any(|s| s.zone == *zone && s.status == StepStatus::Trusted) {
-                    let tags: Vec<String> =
-                        keys.iter().map(|k| format!("{}/{}", k.key_tag(), k.algorithm)).collect();
-                    self.step(zone, StepStatus::Trusted, format!("DNSKEY {}", tags.join(" ")));
+                    self.step(zone, StepStatus::Trusted, StepDetail::Keys(keys.clone()));
                 }
                 Ok(())
             }
             KeyEntry::Insecure { reason, .. } => {
-                self.step(zone, StepStatus::Insecure, reason.to_string());
+                self.step(zone, StepStatus::Insecure, StepDetail::Reason(reason.to_string()));
                 Err(Security::Insecure(reason.clone()).into())
             }
             KeyEntry::Bad { reason } => {
-                self.step(zone, StepStatus::Bogus, reason.to_string());
+                self.step(zone, StepStatus::Bogus, StepDetail::Reason(reason.to_string()));
                 Err(Security::Bogus(reason.clone()).into())
             }
         }
@@ -700,7 +753,7 @@ impl<'a> Session<'a> {
         match verify_rrset(&set, zone, &supported, self.clock, &mut self.budget) {
             Ok(v) => {
                 let ttl = set.ttl.min(v.original_ttl).min(v.valid_for).min(ds_ttl);
-                Ok(KeyEntry::Trusted { keys, ttl })
+                Ok(KeyEntry::Trusted { keys: keys.into(), ttl })
             }
             Err(BogusReason::NoMatchingKey { .. }) => {
                 Ok(KeyEntry::Bad { reason: BogusReason::DnskeyMissing { zone: zone.clone() } })
@@ -724,7 +777,7 @@ impl<'a> Session<'a> {
             }
             Err(Stop::Final(Security::Insecure(reason))) => {
                 self.remember(child, KeyEntry::Insecure { reason: reason.clone(), ttl: 3600 });
-                self.step(child, StepStatus::Insecure, reason.to_string());
+                self.step(child, StepStatus::Insecure, StepDetail::Reason(reason.to_string()));
                 return Err(Security::Insecure(reason).into());
             }
             Err(other) => return Err(other),
@@ -755,9 +808,7 @@ impl<'a> Session<'a> {
         if let Some(set) = answer.iter().find(|s| s.owner == *child && s.rtype == rtype::DS) {
             let v = verify_rrset(set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
             let ds: Vec<Ds> = set.rdatas.iter().filter_map(|r| Ds::parse(r)).collect();
-            let tags: Vec<String> =
-                ds.iter().map(|d| format!("{}/{}/{}", d.key_tag, d.algorithm, d.digest_type)).collect();
-            self.step(child, StepStatus::Trusted, format!("DS {}", tags.join(" ")));
+            self.step(child, StepStatus::Trusted, StepDetail::Ds(ds.clone()));
             return Ok(DsStep::Ds { set: ds, ttl: set.ttl.min(v.valid_for).min(v.original_ttl) });
         }
         // No DS: the denial must be signed by the parent zone and prove it.

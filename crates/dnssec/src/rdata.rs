@@ -24,6 +24,8 @@ pub struct Dnskey {
     pub public_key: Vec<u8>,
     /// The whole RDATA, for digests and key tags.
     pub rdata: Vec<u8>,
+    /// The key tag, computed once at parse time (it is looked up for every RRSIG).
+    tag: u16,
 }
 
 impl Dnskey {
@@ -38,12 +40,13 @@ impl Dnskey {
             algorithm: rdata[3],
             public_key: rdata[4..].to_vec(),
             rdata: rdata.to_vec(),
+            tag: key_tag(rdata),
         })
     }
 
     /// The key tag of RFC 4034 Appendix B.
     pub fn key_tag(&self) -> u16 {
-        key_tag(&self.rdata)
+        self.tag
     }
 
     /// Usable for verifying zone data: ZONE bit set, protocol 3 (RFC 4035 §5.3.1).

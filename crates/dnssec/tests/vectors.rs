@@ -86,12 +86,12 @@ fn check(text: &str, tag: u16, inside: u64) {
     let ok = verify_rrset(&set, &v.zone, std::slice::from_ref(&v.key), clock, &mut Budget::default());
     assert!(ok.is_ok(), "signature verifies: {ok:?}");
     let late = Clock { now: support::NOW as u32, skew: 0 };
-    let r = verify_rrset(&set, &v.zone, &[v.key.clone()], late, &mut Budget::default());
+    let r = verify_rrset(&set, &v.zone, std::slice::from_ref(&v.key), late, &mut Budget::default());
     assert!(matches!(r, Err(BogusReason::SignatureExpired { .. })), "{r:?}");
     // One flipped bit in the data and the signature fails.
     let mut tampered = set.clone();
     tampered.rdatas[0][0] ^= 1;
-    let r = verify_rrset(&tampered, &v.zone, &[v.key.clone()], clock, &mut Budget::default());
+    let r = verify_rrset(&tampered, &v.zone, std::slice::from_ref(&v.key), clock, &mut Budget::default());
     assert!(matches!(r, Err(BogusReason::SignatureInvalid { .. })), "{r:?}");
 }
 
