@@ -85,6 +85,11 @@ keygen alg15.example. ED25519
 keygen alg16.example. ED448
 keygen yax.unsignedtld. ECDSAP256SHA256
 keygen conference.yax.unsignedtld. ECDSAP256SHA256
+for z in badkey nodlv unalgo other; do keygen $z.unsignedtld. ECDSAP256SHA256; done
+keygen dlv.example. ECDSAP256SHA256
+keygen dlv2.example. ECDSAP256SHA256
+# A key that is never published: the DLV for badkey.unsignedtld. names it.
+stray_dlv=$(ldns-keygen -a ECDSAP256SHA256 -k badkey.unsignedtld.)
 # A key that is never published: its DS makes nokey.example. bogus.
 stray=$(ldns-keygen -a ECDSAP256SHA256 -k nokey.example.)
 stray_ds=$(sed 's/\t/ /g' "$stray.ds")
@@ -106,6 +111,10 @@ for a in 5 7 8 10 13 14 15 16; do delegate example.src alg$a.example. "${DSLINE[
 # digest3.example.: only a GOST (digest type 3) DS, which we cannot compute: insecure.
 delegate example.src digest3.example. "digest3.example. 3600 IN DS $(echo "${DSLINE[digest3.example.]}" | awk '{print $4, $5}') 3 $(printf '%064d' 0)"
 delegate example.src insecure.example.
+# Look-aside registries: dlv.example. is chained from the root (DS here); dlv2.example. is an
+# island, trusted only through its own anchor file (no DS).
+delegate example.src dlv.example. "${DSLINE[dlv.example.]}"
+delegate example.src dlv2.example.
 echo 'www.example. 3600 IN A 192.0.2.80' >> example.src
 sign example. example.src
 
@@ -220,13 +229,15 @@ plain insecure.example. ie.src
 # --- an unsigned TLD holding a signed zone without DS (the yax.im case) -----------------------------
 soa unsignedtld. > ut.src
 delegate ut.src yax.unsignedtld.
-plain unsignedtld. ut.src
 soa yax.unsignedtld. > yax.src
 cat >> yax.src <<ZONE
 yax.unsignedtld. 3600 IN A 127.0.0.1
+x.y.z.yax.unsignedtld. 3600 IN A 127.0.0.1
 _xmpp-client._tcp.yax.unsignedtld. 3600 IN SRV 5 0 5222 xmpp.yax.unsignedtld.
+_xmpp-server._tcp.yax.unsignedtld. 3600 IN SRV 5 0 5269 xmpp.yax.unsignedtld.
 xmpp.yax.unsignedtld. 3600 IN A 127.0.0.1
 _5222._tcp.xmpp.yax.unsignedtld. 3600 IN TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
+_5269._tcp.xmpp.yax.unsignedtld. 3600 IN TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
 ZONE
 delegate yax.src conference.yax.unsignedtld. "${DSLINE[conference.yax.unsignedtld.]}"
 sign yax.unsignedtld. yax.src
@@ -234,6 +245,33 @@ soa conference.yax.unsignedtld. > conf.src
 echo 'conference.yax.unsignedtld. 3600 IN A 127.0.0.1' >> conf.src
 sign conference.yax.unsignedtld. conf.src
 ldns-key2ds -n -2 "${KSK[yax.unsignedtld.]}.key" | sed 's/\t/ /g' > "$out/yax.unsignedtld.ds"
+for z in badkey nodlv unalgo other; do
+  soa $z.unsignedtld. > $z.src
+  echo "www.$z.unsignedtld. 3600 IN A 192.0.2.40" >> $z.src
+  sign $z.unsignedtld. $z.src
+  delegate ut.src $z.unsignedtld.
+done
+plain unsignedtld. ut.src
+
+# dlv_rdata ZONE KEYFILE: the DS of a key, as DLV RDATA (RFC 4431: same layout).
+dlv_rdata() { ldns-key2ds -n -2 "$2.key" | awk '{print $(NF-3), $(NF-2), $(NF-1), $NF}'; }
+
+# --- look-aside registry dlv.example. (subtree: the whole tree) -------------------------------
+soa dlv.example. > dlv.src
+cat >> dlv.src <<ZONE
+yax.unsignedtld.dlv.example. 3600 IN DLV $(dlv_rdata yax.unsignedtld. "${KSK[yax.unsignedtld.]}")
+badkey.unsignedtld.dlv.example. 3600 IN DLV $(dlv_rdata badkey.unsignedtld. "$stray_dlv")
+unalgo.unsignedtld.dlv.example. 3600 IN DLV 12345 253 2 $(printf '%064d' 0)
+secure.example.dlv.example. 3600 IN DLV $(dlv_rdata secure.example. "$stray")
+ZONE
+sign dlv.example. dlv.src
+ldns-key2ds -n -2 "${KSK[dlv.example.]}.key" | sed 's/\t/ /g' > "$out/dlv.example.ds"
+
+# --- look-aside registry dlv2.example. (subtree: unsignedtld.; its own anchor) -----------------
+soa dlv2.example. > dlv2.src
+echo "other.dlv2.example. 3600 IN DLV $(dlv_rdata other.unsignedtld. "${KSK[other.unsignedtld.]}")" >> dlv2.src
+sign dlv2.example. dlv2.src
+ldns-key2ds -n -2 "${KSK[dlv2.example.]}.key" | sed 's/\t/ /g' > "$out/dlv2.example.ds"
 
 # Strip ldns's key comments so the files stay plain zone files.
 sed -i 's/ *;{id = .*$//' "$out"/*.zone

@@ -66,6 +66,12 @@ pub enum KeyEntry {
 pub trait KeyCache {
     /// A cached entry for `zone`, if still valid.
     fn key_entry(&self, zone: &Name) -> Option<KeyEntry>;
+
+    /// Validated NSEC records of a look-aside registry, still valid (RFC 5074 §6 aggressive
+    /// negative caching): they prove names absent without asking the registry again.
+    fn registry_denials(&self, _registry: &Name) -> Vec<Nsec> {
+        Vec::new()
+    }
 }
 
 /// A cache that knows nothing.
@@ -152,16 +158,19 @@ pub enum StepStatus {
     NotZoneCut,
     /// Keys trusted.
     Trusted,
+    /// Keys trusted through a look-aside registry (a DLV record read as the zone's DS).
+    Lookaside,
 }
 
 impl StepStatus {
-    /// One-letter tag: `T`, `I`, `B`, `-`.
+    /// One-letter tag: `T`, `I`, `B`, `-`, `L`.
     pub fn letter(self) -> char {
         match self {
             Self::Bogus => 'B',
             Self::Insecure => 'I',
             Self::NotZoneCut => '-',
             Self::Trusted => 'T',
+            Self::Lookaside => 'L',
         }
     }
 }
@@ -209,12 +218,76 @@ pub enum Progress {
 pub struct Validator {
     anchors: TrustAnchors,
     skew: u32,
+    registries: Vec<Registry>,
+}
+
+/// A look-aside registry (RFC 5074 §3): a signed zone holding DLV records at `<zone>.<domain>`
+/// for zones in `subtree`. Its own trust comes from the anchors (an island anchor for `domain`,
+/// or the root chain).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registry {
+    /// The registry zone, e.g. `dlv.example.net.`.
+    pub domain: Name,
+    /// The part of the tree it may vouch for (the root by default).
+    pub subtree: Name,
+}
+
+impl Registry {
+    /// The name where the DLV for `zone` would be: `zone` with the subtree suffix replaced by the
+    /// registry domain (RFC 5074 §5). `None` when it would exceed 255 octets.
+    pub fn lookup_name(&self, zone: &Name) -> Option<Name> {
+        let keep = zone.label_count().checked_sub(self.subtree.label_count())?;
+        let labels: Vec<&[u8]> = zone.labels().take(keep).collect();
+        let mut name = self.domain.clone();
+        for l in labels.iter().rev() {
+            name = name.prepend(l)?;
+        }
+        Some(name)
+    }
+
+    /// The inverse of [`Registry::lookup_name`]: the zone a name inside the registry stands for.
+    pub fn zone_for(&self, lookup: &Name) -> Option<Name> {
+        let keep = lookup.label_count().checked_sub(self.domain.label_count())?;
+        if !lookup.is_at_or_below(&self.domain) {
+            return None;
+        }
+        let labels: Vec<&[u8]> = lookup.labels().take(keep).collect();
+        let mut name = self.subtree.clone();
+        for l in labels.iter().rev() {
+            name = name.prepend(l)?;
+        }
+        Some(name)
+    }
 }
 
 impl Validator {
     /// A validator with these anchors and the default clock skew.
     pub fn new(anchors: TrustAnchors) -> Self {
-        Self { anchors, skew: limits::DEFAULT_CLOCK_SKEW }
+        Self { anchors, skew: limits::DEFAULT_CLOCK_SKEW, registries: Vec::new() }
+    }
+
+    /// Adds look-aside registries, in configured order. Precedence when several cover a name: the
+    /// most specific subtree first, then configured order (RFC 5074 §7 leaves it to us).
+    pub fn with_registries(mut self, registries: Vec<Registry>) -> Self {
+        self.registries = registries;
+        self
+    }
+
+    /// The registries, in configured order.
+    pub fn registries(&self) -> &[Registry] {
+        &self.registries
+    }
+
+    /// The registries that may vouch for `name`, in precedence order. None at all for a name
+    /// inside any registry: a registry never vouches for itself or another registry.
+    fn registries_for(&self, name: &Name) -> Vec<Registry> {
+        if self.registries.iter().any(|r| name.is_at_or_below(&r.domain)) {
+            return Vec::new();
+        }
+        let mut list: Vec<(usize, &Registry)> =
+            self.registries.iter().enumerate().filter(|(_, r)| name.is_at_or_below(&r.subtree)).collect();
+        list.sort_by_key(|(i, r)| (std::cmp::Reverse(r.subtree.label_count()), *i));
+        list.into_iter().map(|(_, r)| r.clone()).collect()
     }
 
     /// Sets the clock skew allowed around signature validity windows.
@@ -239,6 +312,8 @@ impl Validator {
             keys: HashMap::new(),
             ds_steps: HashMap::new(),
             learned: Vec::new(),
+            learned_denials: Vec::new(),
+            in_lookaside: false,
             steps: Vec::new(),
         }
     }
@@ -260,7 +335,20 @@ pub struct Session<'a> {
     keys: HashMap<Name, KeyEntry>,
     ds_steps: HashMap<Name, DsStep>,
     learned: Vec<(Name, KeyEntry)>,
+    learned_denials: Vec<(Name, Nsec, u32)>,
+    in_lookaside: bool,
     steps: Vec<ChainStep>,
+}
+
+/// What a look-aside registry said about one lookup name.
+enum DlvAnswer {
+    /// A validated DLV RRset: the zone's DS records, and their TTL.
+    Found(Vec<Ds>, u32),
+    /// A validated denial; `jump` is the registry name the proof lets the walk jump to (the
+    /// longest common ancestor with the covering NSEC's owner), or `None` for one label up.
+    Denied { jump: Option<Name> },
+    /// The registry's answer is insecure: it must not be used (RFC 5074 §5).
+    Unusable,
 }
 
 /// Internal: the walk stops for a lookup, or with a final security state.
@@ -300,6 +388,12 @@ impl<'a> Session<'a> {
     /// Key entries learned during this session, for the caller's cache.
     pub fn learned(&self) -> &[(Name, KeyEntry)] {
         &self.learned
+    }
+
+    /// Validated registry NSECs learned during this session (registry, record, TTL), for the
+    /// caller's aggressive negative cache.
+    pub fn learned_denials(&self) -> &[(Name, Nsec, u32)] {
+        &self.learned_denials
     }
 
     /// Validates `response` to `question`.
@@ -588,8 +682,29 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Walks from the closest anchor (or the deepest cached entry) down to `target`.
+    /// The keys for `target`: the ordinary chain, and where it ends insecure (or no anchor
+    /// covers the name) the look-aside registries (RFC 5074 §5).
     fn find_keys(&mut self, target: &Name) -> Result<Keys, Stop> {
+        let normal = self.find_keys_normal(target);
+        if self.in_lookaside || self.validator.registries.is_empty() {
+            return normal;
+        }
+        match normal {
+            Err(Stop::Final(Security::Insecure(reason)))
+                if !matches!(reason, InsecureReason::NegativeTrustAnchor { .. }) =>
+            {
+                let bound = reason.zone().clone();
+                self.lookaside(target, Some(bound), Security::Insecure(reason))
+            }
+            Err(Stop::Final(Security::Indeterminate(IndeterminateReason::NoTrustAnchor))) => {
+                self.lookaside(target, None, Security::Indeterminate(IndeterminateReason::NoTrustAnchor))
+            }
+            other => other,
+        }
+    }
+
+    /// Walks from the closest anchor (or the deepest cached entry) down to `target`.
+    fn find_keys_normal(&mut self, target: &Name) -> Result<Keys, Stop> {
         if let Some(nta) = self.validator.anchors.negative_for(target) {
             return Err(Security::Insecure(InsecureReason::NegativeTrustAnchor { zone: nta.clone() }).into());
         }
@@ -614,7 +729,7 @@ impl<'a> Session<'a> {
             }
             n = cur.parent();
         }
-        let (mut zone, entry) = match start {
+        let (zone, entry) = match start {
             Some(s) => {
                 // Started from a cached entry: name the trusted zones above it, for the summary.
                 let mut above = Vec::new();
@@ -641,6 +756,11 @@ impl<'a> Session<'a> {
             }
         };
         self.entry_outcome(&zone, &entry)?;
+        self.walk_down(zone, target)
+    }
+
+    /// From a trusted `zone` down to `target`, one DS lookup per label.
+    fn walk_down(&mut self, mut zone: Name, target: &Name) -> Result<Keys, Stop> {
         let mut pos = zone.clone();
         while pos != *target {
             let child = target.trim_to(pos.label_count() + 1);
@@ -671,6 +791,215 @@ impl<'a> Session<'a> {
         } else {
             Ok(Keys::Inside(zone))
         }
+    }
+
+    /// Looks `target` up in the registries that cover it; `bound` is the insecure point P: a DLV
+    /// may only extend the chain at or below it, never override a proven part of the tree.
+    fn lookaside(&mut self, target: &Name, bound: Option<Name>, fallback: Security) -> Result<Keys, Stop> {
+        for registry in self.validator.registries_for(target) {
+            if let Some(zone) = self.lookaside_in(&registry, target, bound.as_ref())? {
+                return self.walk_down(zone, target);
+            }
+        }
+        Err(fallback.into())
+    }
+
+    /// The DLV walk in one registry (RFC 5074 §5, §6, §8): from `target` up, skipping names the
+    /// registry's NSECs prove absent. `Some(zone)` when a DLV made `zone`'s keys trusted.
+    fn lookaside_in(
+        &mut self,
+        registry: &Registry,
+        target: &Name,
+        bound: Option<&Name>,
+    ) -> Result<Option<Name>, Stop> {
+        let mut candidate = target.clone();
+        loop {
+            if !candidate.is_at_or_below(&registry.subtree)
+                || bound.is_some_and(|b| !candidate.is_at_or_below(b))
+            {
+                return Ok(None);
+            }
+            // Keys an earlier look-aside made trusted.
+            if let Some(e @ KeyEntry::Trusted { .. }) =
+                self.keys.get(&candidate).cloned().or_else(|| self.cache.key_entry(&candidate))
+            {
+                self.keys.insert(candidate.clone(), e);
+                self.step(&candidate, StepStatus::Lookaside, StepDetail::Cached);
+                return Ok(Some(candidate));
+            }
+            let next_up = candidate.parent();
+            let Some(lookup) = registry.lookup_name(&candidate) else {
+                // Too long once the registry is appended: try the enclosing name.
+                match next_up {
+                    Some(n) => {
+                        candidate = n;
+                        continue;
+                    }
+                    None => return Ok(None),
+                }
+            };
+            match self.registry_lookup(registry, &lookup)? {
+                DlvAnswer::Found(ds, ttl) => {
+                    let detail = format!("DLV found in {} at {lookup}", registry.domain);
+                    self.step(&candidate, StepStatus::Lookaside, StepDetail::Reason(detail));
+                    let entry = self.dnskey_entry(&candidate, &ds, &[], ttl)?;
+                    self.remember(&candidate, entry.clone());
+                    self.entry_outcome(&candidate, &entry)?;
+                    return Ok(Some(candidate));
+                }
+                DlvAnswer::Unusable => return Ok(None),
+                DlvAnswer::Denied { jump } => {
+                    if candidate == registry.subtree {
+                        return Ok(None);
+                    }
+                    let jumped = jump
+                        .and_then(|ca| {
+                            if ca == registry.domain {
+                                Some(registry.subtree.clone())
+                            } else {
+                                registry.zone_for(&ca)
+                            }
+                        })
+                        .filter(|n| n.label_count() < candidate.label_count() && candidate.is_below(n));
+                    match jumped.or(next_up) {
+                        Some(n) => candidate = n,
+                        None => return Ok(None),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks the registry for `lookup DLV` (or answers from its cached NSECs) and validates the
+    /// reply under the registry's own chain, without look-aside.
+    fn registry_lookup(&mut self, registry: &Registry, lookup: &Name) -> Result<DlvAnswer, Stop> {
+        if let Some(answer) = self.cached_denial(registry, lookup) {
+            return Ok(answer);
+        }
+        let Some(response) = self.response(lookup, rtype::DLV)?.cloned() else {
+            let what = format!("{lookup} DLV (look-aside registry {})", registry.domain);
+            return Err(Security::Indeterminate(IndeterminateReason::LookupFailed { what }).into());
+        };
+        let rc = response.rcode();
+        if rc != rcode::NOERROR && rc != rcode::NXDOMAIN {
+            let what = format!("{lookup} DLV (look-aside registry {}, rcode {rc})", registry.domain);
+            return Err(Security::Indeterminate(IndeterminateReason::LookupFailed { what }).into());
+        }
+        self.in_lookaside = true;
+        let result = self.registry_verdict(registry, lookup, &response);
+        self.in_lookaside = false;
+        match result {
+            Err(Stop::Final(Security::Bogus(reason))) => Err(Security::Bogus(BogusReason::Lookaside {
+                registry: registry.domain.clone(),
+                reason: Box::new(reason),
+            })
+            .into()),
+            Err(Stop::Final(Security::Insecure(_))) => Ok(DlvAnswer::Unusable),
+            other => other,
+        }
+    }
+
+    fn registry_verdict(
+        &mut self,
+        registry: &Registry,
+        lookup: &Name,
+        response: &Message,
+    ) -> Result<DlvAnswer, Stop> {
+        let answer = group(&response.answer);
+        if let Some(set) = answer.iter().find(|s| s.owner == *lookup && s.rtype == rtype::DLV) {
+            let zone = match self.signer_keys(set)? {
+                Ok(zone) => zone,
+                Err(_) => return Ok(DlvAnswer::Unusable),
+            };
+            let keys = self.trusted_keys(&zone);
+            let v = verify_rrset(set, &zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            let ds = set.rdatas.iter().filter_map(|r| Ds::parse(r)).collect();
+            return Ok(DlvAnswer::Found(ds, set.ttl.min(v.valid_for).min(v.original_ttl)));
+        }
+        let nxdomain = response.rcode() == rcode::NXDOMAIN;
+        let authority = group(&response.authority);
+        let denial: Vec<Rrset> = authority
+            .iter()
+            .filter(|s| matches!(s.rtype, rtype::SOA | rtype::NSEC | rtype::NSEC3))
+            .cloned()
+            .collect();
+        let Some(signer) = denial.iter().find_map(|s| s.rrsigs.first()).map(|r| r.signer.clone()) else {
+            // Unsigned denial: fine only where the registry itself is insecure.
+            return match self.find_keys(lookup) {
+                Err(Stop::Final(Security::Insecure(_))) => Ok(DlvAnswer::Unusable),
+                Err(other) => Err(other),
+                Ok(_) => {
+                    let what = format!("{lookup} has no DLV records");
+                    Err(Security::Bogus(BogusReason::NsecMissing { what, zone: registry.domain.clone() })
+                        .into())
+                }
+            };
+        };
+        if !lookup.is_at_or_below(&signer) {
+            let rrset = RrsetId { owner: lookup.clone(), rtype: rtype::DLV };
+            return Err(Security::Bogus(BogusReason::WrongSigner {
+                rrset,
+                signer,
+                expected: registry.domain.clone(),
+            })
+            .into());
+        }
+        match self.find_keys(&signer)? {
+            Keys::Zone => {}
+            Keys::Inside(zone) => {
+                let rrset = RrsetId { owner: lookup.clone(), rtype: rtype::DLV };
+                return Err(
+                    Security::Bogus(BogusReason::WrongSigner { rrset, signer, expected: zone }).into()
+                );
+            }
+        }
+        let keys = self.trusted_keys(&signer);
+        let mut ttl = u32::MAX;
+        for s in &denial {
+            let v = verify_rrset(s, &signer, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            ttl = ttl.min(s.ttl).min(v.valid_for).min(v.original_ttl);
+        }
+        let nsecs: Vec<Nsec> =
+            records_of(&denial, rtype::NSEC).iter().filter_map(Nsec::from_record).collect();
+        if !nsecs.is_empty() {
+            let proof = if nxdomain {
+                nsec::prove_name_error(&nsecs, lookup, &signer)
+            } else {
+                nsec::prove_nodata(&nsecs, lookup, rtype::DLV)
+            };
+            proof.map_err(|what| Security::Bogus(BogusReason::NsecMissing { what, zone: signer.clone() }))?;
+            for n in &nsecs {
+                self.learned_denials.push((registry.domain.clone(), n.clone(), ttl));
+            }
+            return Ok(jump_for(&nsecs, lookup));
+        }
+        let nsec3s: Vec<Nsec3> =
+            records_of(&denial, rtype::NSEC3).iter().filter_map(Nsec3::from_record).collect();
+        if nsec3s.is_empty() {
+            let what = format!("{lookup} has no DLV records");
+            return Err(Security::Bogus(BogusReason::NsecMissing { what, zone: signer }).into());
+        }
+        let mut set = Nsec3Set::new(&nsec3s, &signer).map_err(|f| nsec3_stop(f, &signer))?;
+        let proof = if nxdomain {
+            set.prove_name_error(lookup, &mut self.budget)
+        } else {
+            set.prove_nodata(lookup, rtype::DLV, &mut self.budget)
+        };
+        proof.map_err(|f| nsec3_stop(f, &signer))?;
+        // NSEC3 hides names: no skipping, one label at a time.
+        Ok(DlvAnswer::Denied { jump: None })
+    }
+
+    /// A denial for `lookup` from NSECs of this registry validated earlier (RFC 5074 §6).
+    fn cached_denial(&self, registry: &Registry, lookup: &Name) -> Option<DlvAnswer> {
+        let mut known: Vec<Nsec> = self.cache.registry_denials(&registry.domain);
+        known.extend(
+            self.learned_denials.iter().filter(|(r, _, _)| *r == registry.domain).map(|(_, n, _)| n.clone()),
+        );
+        if let Some(m) = known.iter().find(|n| n.owner == *lookup) {
+            return (!m.types.contains(rtype::DLV)).then_some(DlvAnswer::Denied { jump: None });
+        }
+        known.iter().any(|n| n.covers(lookup)).then(|| jump_for(&known, lookup))
     }
 
     /// Turns a non-trusted entry into the final verdict.
@@ -930,6 +1259,17 @@ impl<'a> Session<'a> {
             Err(f) => Err(nsec3_stop(f, zone)),
         }
     }
+}
+
+/// Where a validated NSEC denial lets the DLV walk go next (RFC 5074 §8): NODATA at the name →
+/// one label up; a covering NSEC (NXDOMAIN or empty non-terminal) → the longest common ancestor
+/// of the name and the NSEC's owner, since no DLV can sit between them.
+fn jump_for(nsecs: &[Nsec], lookup: &Name) -> DlvAnswer {
+    if nsecs.iter().any(|n| n.owner == *lookup) {
+        return DlvAnswer::Denied { jump: None };
+    }
+    let jump = nsecs.iter().find(|n| n.covers(lookup)).map(|n| lookup.common_ancestor(&n.owner));
+    DlvAnswer::Denied { jump }
 }
 
 fn nsec3_stop(f: Nsec3Failure, zone: &Name) -> Stop {

@@ -194,6 +194,13 @@ pub enum BogusReason {
         /// The zone that should have signed.
         expected: Name,
     },
+    /// A look-aside registry's answer failed validation (RFC 5074 §5: the data is bogus too).
+    Lookaside {
+        /// The registry.
+        registry: Name,
+        /// What failed there.
+        reason: Box<BogusReason>,
+    },
     /// A work limit was reached (KeyTrap protection).
     WorkLimit {
         /// Which limit.
@@ -208,6 +215,7 @@ impl BogusReason {
             Self::CnameChainTooLong => ede::OTHER,
             Self::DnskeyMissing { .. } | Self::NoMatchingKey { .. } => ede::DNSKEY_MISSING,
             Self::DsUnproven { .. } => ede::NSEC_MISSING,
+            Self::Lookaside { reason, .. } => reason.ede_code(),
             Self::NoZoneKey { .. } => ede::NO_ZONE_KEY_BIT,
             Self::NsecMissing { .. } => ede::NSEC_MISSING,
             Self::Nsec3IterationsTooHigh { .. } => ede::UNSUPPORTED_NSEC3_ITERATIONS,
@@ -280,6 +288,7 @@ impl fmt::Display for BogusReason {
             Self::WrongSigner { rrset, signer, expected } => {
                 write!(f, "{rrset}: signed by {signer}, expected {expected}")
             }
+            Self::Lookaside { registry, reason } => write!(f, "look-aside registry {registry}: {reason}"),
             Self::WorkLimit { limit } => write!(f, "validation work limit reached: {limit}"),
         }
     }
