@@ -305,3 +305,23 @@ fn lookup_names_replace_the_subtree_suffix() {
     let long = Name::parse(&vec!["a".repeat(60); 4].join(".")).unwrap();
     assert!(Registry { domain: name("dlv.example."), subtree: Name::root() }.lookup_name(&long).is_none());
 }
+
+#[test]
+fn a_shared_cache_keeps_every_verdict() {
+    // As the daemon does: one key cache across many queries.
+    let auth = Authority::fixtures();
+    let v = validator();
+    let mut cache = Cache { keys: HashMap::new(), denials: Vec::new() };
+    for (n, t, want_secure) in [
+        ("_xmpp-client._tcp.yax.unsignedtld.", rtype::SRV, true),
+        ("conference.yax.unsignedtld.", rtype::A, true),
+        ("www.nodlv.unsignedtld.", rtype::A, false),
+        ("www.other.unsignedtld.", rtype::A, true),
+        ("yax.unsignedtld.", rtype::A, true),
+    ] {
+        let (verdict, _, keys, denials) = run(&v, &auth, n, t, &cache);
+        assert_eq!(verdict.security.is_secure(), want_secure, "{n}: {}", verdict.security);
+        cache.keys.extend(keys);
+        cache.denials.extend(denials.into_iter().map(|(r, n, _)| (r, n)));
+    }
+}

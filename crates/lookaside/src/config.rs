@@ -60,6 +60,20 @@ pub struct FileConfig {
     pub limits: Option<LimitsConfig>,
     /// Log filter (`info`, `debug`, or a RUST_LOG-style directive).
     pub log_level: Option<String>,
+    /// Look-aside registries (`[[lookaside]]`), in precedence order after specificity.
+    pub lookaside: Option<Vec<LookasideConfig>>,
+}
+
+/// `[[lookaside]]`: one DLV registry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LookasideConfig {
+    /// The registry zone, e.g. `dlv.example.net`.
+    pub domain: String,
+    /// Its trust anchor file (DS/DNSKEY lines), or `chained` (validated from the root; default).
+    pub anchor: Option<String>,
+    /// The part of the tree it may vouch for (default: the root).
+    pub subtree: Option<String>,
 }
 
 /// `[cache]`.
@@ -121,6 +135,8 @@ pub struct Config {
     pub upstream_timeout_ms: u64,
     /// Log filter.
     pub log_level: String,
+    /// Look-aside registries: domain, subtree, anchor file (`None`: chained from the root).
+    pub lookaside: Vec<(Name, Name, Option<PathBuf>)>,
 }
 
 /// Overrides from the command line.
@@ -132,6 +148,8 @@ pub struct Overrides {
     pub upstreams: Vec<String>,
     /// `--trust-anchor`.
     pub trust_anchors: Vec<PathBuf>,
+    /// `--lookaside DOMAIN[=ANCHOR_FILE]`.
+    pub lookaside: Vec<String>,
 }
 
 /// Default listening addresses.
@@ -217,7 +235,28 @@ impl Config {
                 "cache.bogus-ttl {bogus_ttl} is outside 1–300 s (RFC 9520)"
             )));
         }
+        let mut lookaside_src = file.lookaside.clone().unwrap_or_default();
+        for arg in &overrides.lookaside {
+            let (domain, anchor) = match arg.split_once('=') {
+                Some((d, a)) => (d.to_string(), Some(a.to_string())),
+                None => (arg.clone(), None),
+            };
+            lookaside_src.push(LookasideConfig { domain, anchor, subtree: None });
+        }
+        let mut lookaside = Vec::new();
+        for l in &lookaside_src {
+            let domain = Name::parse(&l.domain)
+                .map_err(|e| ConfigError::Invalid(format!("look-aside registry {:?}: {e}", l.domain)))?;
+            let subtree = match &l.subtree {
+                Some(s) => Name::parse(s)
+                    .map_err(|e| ConfigError::Invalid(format!("look-aside subtree {s:?}: {e}")))?,
+                None => Name::root(),
+            };
+            let anchor = l.anchor.as_deref().filter(|a| *a != "chained").map(PathBuf::from);
+            lookaside.push((domain, subtree, anchor));
+        }
         Ok(Self {
+            lookaside,
             listen,
             upstreams,
             trust_anchor_files,
@@ -252,6 +291,14 @@ impl Config {
                 .add_text(&text, now)
                 .map_err(|source| ConfigError::Anchor { path: path.clone(), source })?;
         }
+        for (_, _, file) in &self.lookaside {
+            let Some(path) = file else { continue };
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            anchors
+                .add_text(&text, now)
+                .map_err(|source| ConfigError::Anchor { path: path.clone(), source })?;
+        }
         for n in &self.negative_trust_anchors {
             anchors.add_negative(n.clone());
         }
@@ -259,6 +306,19 @@ impl Config {
             return Err(ConfigError::Invalid("no trust anchor configured".into()));
         }
         Ok(anchors)
+    }
+}
+
+impl Config {
+    /// The look-aside registries for the validator.
+    pub fn registries(&self) -> Vec<lookaside_dnssec::chain::Registry> {
+        self.lookaside
+            .iter()
+            .map(|(domain, subtree, _)| lookaside_dnssec::chain::Registry {
+                domain: domain.clone(),
+                subtree: subtree.clone(),
+            })
+            .collect()
     }
 }
 

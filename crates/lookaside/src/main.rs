@@ -51,6 +51,10 @@ struct CommonArgs {
     /// Extra trust-anchor file (repeatable). A file with a root anchor replaces the built-in ones.
     #[arg(long)]
     trust_anchor: Vec<PathBuf>,
+    /// Look-aside registry DOMAIN[=ANCHOR_FILE] (repeatable); without a file the registry is
+    /// validated through the root chain.
+    #[arg(long, value_name = "DOMAIN[=ANCHOR_FILE]")]
+    lookaside: Vec<String>,
 }
 
 impl CommonArgs {
@@ -59,6 +63,7 @@ impl CommonArgs {
             listen: self.listen.clone(),
             upstreams: self.upstream.clone(),
             trust_anchors: self.trust_anchor.clone(),
+            lookaside: self.lookaside.clone(),
         };
         Config::load(self.config.as_deref(), &overrides)
     }
@@ -88,8 +93,13 @@ fn main() -> ExitCode {
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {
-    let args =
-        CommonArgs { config: Some(file.into()), listen: vec![], upstream: vec![], trust_anchor: vec![] };
+    let args = CommonArgs {
+        config: Some(file.into()),
+        listen: vec![],
+        upstream: vec![],
+        trust_anchor: vec![],
+        lookaside: vec![],
+    };
     let cfg = match args.load().and_then(|c| c.anchors(now()).map(|a| (c, a))) {
         Ok(x) => x,
         Err(e) => {
@@ -110,6 +120,12 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
     for n in anchors.negatives() {
         println!("negative trust anchor {n}");
+    }
+    for (domain, subtree, anchor) in &c.lookaside {
+        let how = anchor
+            .as_ref()
+            .map_or("chained from the root".to_string(), |p| format!("anchor {}", p.display()));
+        println!("look-aside registry {domain} for {subtree} ({how})");
     }
     println!(
         "cache answers = {}, keys = {}, max-ttl = {} s, bogus-ttl = {} s",
@@ -158,6 +174,7 @@ fn serve(args: &CommonArgs) -> ExitCode {
             listen = ?config.listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
             upstreams = ?config.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(),
             anchors = ?anchor_names,
+            lookaside = ?config.lookaside.iter().map(|(d, _, _)| d.to_string()).collect::<Vec<_>>(),
             "lookaside {} ready", env!("CARGO_PKG_VERSION")
         );
         let upstreams = Upstreams::new(config.upstreams.clone())
@@ -168,7 +185,8 @@ fn serve(args: &CommonArgs) -> ExitCode {
             max_ttl: config.max_ttl,
             bogus_ttl: config.bogus_ttl,
         };
-        let resolver = Arc::new(Resolver::new(upstreams, Validator::new(anchors), resolver_config));
+        let validator = Validator::new(anchors).with_registries(config.registries());
+        let resolver = Arc::new(Resolver::new(upstreams, validator, resolver_config));
         let limits = ListenerLimits {
             max_inflight: config.max_inflight,
             tcp_connections: config.tcp_connections,

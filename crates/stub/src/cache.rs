@@ -6,9 +6,12 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use lookaside_dnssec::chain::{KeyCache, KeyEntry};
 use lookaside_dnssec::name::Name;
 use lookaside_dnssec::outcome::Security;
+use lookaside_dnssec::rdata::Nsec;
 use lookaside_dnssec::wire::Message;
 use lru::LruCache;
 
@@ -103,14 +106,34 @@ impl AnswerCache {
 /// Validated key entries (trusted DNSKEY sets, insecure points), by zone.
 pub struct KeyStore {
     inner: Mutex<LruCache<Name, (KeyEntry, Instant)>>,
+    /// Validated NSECs of look-aside registries, by registry (RFC 5074 §6).
+    denials: Mutex<HashMap<Name, Vec<(Nsec, Instant)>>>,
     bogus_ttl: u32,
 }
+
+/// Registry NSECs kept per registry; the oldest go first beyond this.
+pub const MAX_REGISTRY_NSECS: usize = 1024;
 
 impl KeyStore {
     /// A store of at most `capacity` zones; bad entries live `bogus_ttl` seconds.
     pub fn new(capacity: usize, bogus_ttl: u32) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Self { inner: Mutex::new(LruCache::new(cap)), bogus_ttl }
+        Self { inner: Mutex::new(LruCache::new(cap)), denials: Mutex::new(HashMap::new()), bogus_ttl }
+    }
+
+    /// Stores a validated registry NSEC for `ttl` seconds.
+    pub fn put_denial(&self, registry: Name, nsec: Nsec, ttl: u32) {
+        if ttl == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let mut all = self.denials.lock().unwrap_or_else(|e| e.into_inner());
+        let list = all.entry(registry).or_default();
+        list.retain(|(n, expires)| *expires > now && n.owner != nsec.owner);
+        if list.len() >= MAX_REGISTRY_NSECS {
+            list.remove(0);
+        }
+        list.push((nsec, now + Duration::from_secs(ttl as u64)));
     }
 
     /// Stores an entry learned by a validation.
@@ -139,10 +162,18 @@ impl KeyStore {
     /// Drops every entry.
     pub fn clear(&self) {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.denials.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
 impl KeyCache for KeyStore {
+    fn registry_denials(&self, registry: &Name) -> Vec<Nsec> {
+        let now = Instant::now();
+        let all = self.denials.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(registry)
+            .map_or_else(Vec::new, |l| l.iter().filter(|(_, e)| *e > now).map(|(n, _)| n.clone()).collect())
+    }
+
     fn key_entry(&self, zone: &Name) -> Option<KeyEntry> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         match inner.get(zone) {

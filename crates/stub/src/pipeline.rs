@@ -198,6 +198,13 @@ impl Resolver {
                 Progress::Need(q) => {
                     let kq = Question { name: q.name.clone(), qtype: q.rtype, qclass: question.qclass };
                     let answer = self.upstreams.query(&kq, None).await.ok().map(|(m, _)| m);
+                    debug!(
+                        name = %kq.name,
+                        qtype = %rtype::type_name(kq.qtype),
+                        rcode = ?answer.as_ref().map(Message::rcode),
+                        answers = answer.as_ref().map_or(0, |m| m.answer.len()),
+                        "key lookup"
+                    );
                     session.supply(q, answer);
                 }
             }
@@ -205,7 +212,11 @@ impl Resolver {
         for (zone, entry) in session.learned() {
             self.keys.put(zone.clone(), entry.clone());
         }
+        for (registry, nsec, ttl) in session.learned_denials() {
+            self.keys.put_denial(registry.clone(), nsec.clone(), (*ttl).min(self.config.max_ttl));
+        }
         let summary = verdict.summary();
+        debug!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %summary, "{}", verdict.security);
         let ttl_cap = verdict.ttl_cap;
         let mut response = response;
         if verdict.security.is_secure() && ttl_cap > 0 {
