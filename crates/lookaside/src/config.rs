@@ -209,13 +209,6 @@ impl Config {
         };
         // Never forward to ourselves: that loops every query until it times out.
         let upstreams: Vec<SocketAddr> = upstreams.into_iter().filter(|u| !listen.contains(u)).collect();
-        if upstreams.is_empty() {
-            return Err(ConfigError::Invalid(
-                "no upstream resolver: configure `upstreams` or --upstream (the nameservers of /etc/resolv.conf \
-                 are missing or are this daemon's own listening addresses)"
-                    .into(),
-            ));
-        }
         let mut trust_anchor_files = file.trust_anchors.clone().unwrap_or_default();
         trust_anchor_files.extend(overrides.trust_anchors.iter().cloned());
         let negative_trust_anchors = file
@@ -310,6 +303,19 @@ impl Config {
 }
 
 impl Config {
+    /// Fails when there is nothing to forward to (checked when serving, not when only checking
+    /// a file on another machine).
+    pub fn require_upstreams(&self) -> Result<(), ConfigError> {
+        if self.upstreams.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no upstream resolver: configure `upstreams` or --upstream (the nameservers of \
+                 /etc/resolv.conf are missing or are this daemon's own listening addresses)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The look-aside registries for the validator.
     pub fn registries(&self) -> Vec<lookaside_dnssec::chain::Registry> {
         self.lookaside
@@ -373,7 +379,7 @@ mod tests {
             upstreams: vec!["127.0.0.1".into()],
             ..Default::default()
         };
-        let err = Config::load(None, &o).unwrap_err();
+        let err = Config::load(None, &o).unwrap().require_upstreams().unwrap_err();
         assert!(err.to_string().contains("no upstream resolver"), "{err}");
     }
 

@@ -109,7 +109,13 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     };
     let (c, anchors) = cfg;
     println!("listen = {:?}", c.listen.iter().map(ToString::to_string).collect::<Vec<_>>());
-    println!("upstreams = {:?}", c.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>());
+    if c.upstreams.is_empty() {
+        println!(
+            "upstreams = [] (warning: none configured and none in /etc/resolv.conf; serve will refuse to start)"
+        );
+    } else {
+        println!("upstreams = {:?}", c.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>());
+    }
     for a in anchors.iter() {
         let tags: Vec<String> =
             a.ds.iter()
@@ -139,7 +145,7 @@ fn check_config(file: &std::path::Path) -> ExitCode {
 }
 
 fn serve(args: &CommonArgs) -> ExitCode {
-    let config = match args.load() {
+    let config = match args.load().and_then(|c| c.require_upstreams().map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("lookaside: {e}");
