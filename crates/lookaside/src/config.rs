@@ -273,12 +273,14 @@ impl Config {
     pub fn anchors(&self, now: u64) -> Result<TrustAnchors, ConfigError> {
         let mut anchors =
             if self.builtin_root_anchors { TrustAnchors::builtin_root() } else { TrustAnchors::empty() };
+        let mut builtin_root = self.builtin_root_anchors;
         for path in &self.trust_anchor_files {
             let text = std::fs::read_to_string(path)
                 .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-            if has_root_anchor(&text) {
-                // A root anchor file replaces the built-in root anchors rather than adding to them.
+            if builtin_root && has_root_anchor(&text) {
+                // Root anchors from a file replace the built-in ones rather than adding to them.
                 anchors = without_root(anchors);
+                builtin_root = false;
             }
             anchors
                 .add_text(&text, now)
