@@ -107,6 +107,13 @@ pub enum StepDetail {
     NotZoneCut,
     /// Keys taken from the cache of an earlier validation.
     Cached,
+    /// An RRset verified with the key of this tag.
+    Signed {
+        /// The RRset.
+        rrset: RrsetId,
+        /// The key that signed it.
+        key_tag: u16,
+    },
 }
 
 impl PartialEq for StepDetail {
@@ -116,6 +123,9 @@ impl PartialEq for StepDetail {
             (Self::Keys(a), Self::Keys(b)) => Arc::ptr_eq(a, b) || a == b,
             (Self::Reason(a), Self::Reason(b)) => a == b,
             (Self::NotZoneCut, Self::NotZoneCut) | (Self::Cached, Self::Cached) => true,
+            (Self::Signed { rrset: a, key_tag: x }, Self::Signed { rrset: b, key_tag: y }) => {
+                a == b && x == y
+            }
             _ => false,
         }
     }
@@ -143,6 +153,7 @@ impl fmt::Display for StepDetail {
             Self::Reason(r) => f.write_str(r),
             Self::NotZoneCut => f.write_str("no zone cut"),
             Self::Cached => f.write_str("keys cached"),
+            Self::Signed { rrset, key_tag } => write!(f, "{rrset} signed by key {key_tag}"),
         }
     }
 }
@@ -524,8 +535,12 @@ impl<'a> Session<'a> {
         // Phase 2: verify.
         for (i, zone) in &zones {
             let keys = self.trusted_keys(zone);
-            let v = verify_rrset(&items[*i].set, zone, &keys, self.clock, &mut self.budget)
-                .map_err(Security::Bogus)?;
+            let v = verify_rrset(&items[*i].set, zone, &keys, self.clock, &mut self.budget).map_err(|r| {
+                self.step(zone, StepStatus::Bogus, StepDetail::Reason(r.to_string()));
+                Security::Bogus(r)
+            })?;
+            let rrset = RrsetId { owner: items[*i].set.owner.clone(), rtype: items[*i].set.rtype };
+            self.step(zone, StepStatus::Trusted, StepDetail::Signed { rrset, key_tag: v.key_tag });
             ttl_cap = ttl_cap.min(v.valid_for).min(v.original_ttl);
         }
         if let Some(reason) = insecure {
@@ -1081,6 +1096,8 @@ impl<'a> Session<'a> {
         }
         match verify_rrset(&set, zone, &supported, self.clock, &mut self.budget) {
             Ok(v) => {
+                let rrset = RrsetId { owner: zone.clone(), rtype: rtype::DNSKEY };
+                self.step(zone, StepStatus::Trusted, StepDetail::Signed { rrset, key_tag: v.key_tag });
                 let ttl = set.ttl.min(v.original_ttl).min(v.valid_for).min(ds_ttl);
                 Ok(KeyEntry::Trusted { keys: keys.into(), ttl })
             }

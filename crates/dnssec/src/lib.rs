@@ -20,6 +20,7 @@ pub mod name;
 pub mod nsec;
 pub mod nsec3;
 pub mod outcome;
+pub mod presentation;
 pub mod rdata;
 pub mod rtype;
 pub mod verify;

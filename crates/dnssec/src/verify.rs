@@ -36,6 +36,8 @@ pub struct Verified {
     pub valid_for: u32,
     /// The RRSIG original TTL, which caps the RRset's TTL (RFC 4035 §5.3.3).
     pub original_ttl: u32,
+    /// The key tag of the key that verified.
+    pub key_tag: u16,
 }
 
 /// Verifies `set` with `keys`, the trusted DNSKEYs of `zone`.
@@ -142,7 +144,7 @@ pub fn verify_rrset(
             if crypto::verify(sig.algorithm, &key.public_key, &data, &sig.signature) {
                 let valid_for = sig.expiration.wrapping_sub(clock.now);
                 let valid_for = if (valid_for as i32) < 0 { 0 } else { valid_for };
-                return Ok(Verified { valid_for, original_ttl: sig.original_ttl });
+                return Ok(Verified { valid_for, original_ttl: sig.original_ttl, key_tag: sig.key_tag });
             }
         }
         note(BogusReason::SignatureInvalid { rrset: id(), zone: zone.clone() }, 5, &mut failure);

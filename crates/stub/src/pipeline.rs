@@ -65,6 +65,8 @@ pub struct Resolution {
     pub age: u32,
     /// True when served from cache.
     pub cached: bool,
+    /// The chain steps of the validation (empty when served from cache).
+    pub steps: Vec<lookaside_dnssec::chain::ChainStep>,
 }
 
 /// The resolver: upstreams, validator and caches.
@@ -126,6 +128,7 @@ impl Resolver {
                     security: hit.security,
                     summary: hit.summary,
                     cached: true,
+                    steps: Vec::new(),
                 };
             }
         }
@@ -138,6 +141,7 @@ impl Resolver {
                     security: hit.security,
                     summary: hit.summary,
                     cached: true,
+                    steps: Vec::new(),
                 };
             }
             return self.resolve_unchecked(question, key).await;
@@ -174,7 +178,14 @@ impl Resolver {
                 });
                 let ttl = self.answer_ttl(&m);
                 self.unchecked.put(key, m.clone(), security.clone(), String::new(), ttl);
-                Resolution { response: Some(m), security, summary: String::new(), age: 0, cached: false }
+                Resolution {
+                    response: Some(m),
+                    security,
+                    summary: String::new(),
+                    age: 0,
+                    cached: false,
+                    steps: Vec::new(),
+                }
             }
             Err(e) => failed(&e),
         }
@@ -228,6 +239,7 @@ impl Resolver {
             summary,
             age: 0,
             cached: false,
+            steps: verdict.steps,
         };
         (resolution, Some(from))
     }
@@ -272,6 +284,7 @@ fn failed(e: &crate::upstream::UpstreamError) -> Resolution {
         summary: String::new(),
         age: 0,
         cached: false,
+        steps: Vec::new(),
     }
 }
 
