@@ -141,6 +141,10 @@ _xmpp-server._tcp.secure.example. 3600 IN SRV 5 0 5269 xmpp.secure.example.
 xmpp.secure.example. 3600 IN A 127.0.0.1
 _5222._tcp.xmpp.secure.example. 3600 IN TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
 _5269._tcp.xmpp.secure.example. 3600 IN TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
+_xmpp-server._tcp.badtlsa.secure.example. 3600 IN SRV 5 0 5269 target.badtlsa.secure.example.
+target.badtlsa.secure.example. 3600 IN A 127.0.0.1
+_5269._tcp.target.badtlsa.secure.example. 3600 IN CNAME www.expired.example.
+nosrv.secure.example. 3600 IN A 127.0.0.1
 big.secure.example. 3600 IN TXT "$(printf 'x%.0s' {1..250})" "$(printf 'y%.0s' {1..250})"
 big.secure.example. 3600 IN TXT "$(printf 'z%.0s' {1..250})" "$(printf 'w%.0s' {1..250})"
 ZONE

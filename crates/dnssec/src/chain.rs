@@ -137,6 +137,9 @@ impl fmt::Display for StepDetail {
         match self {
             Self::Ds(set) => {
                 f.write_str("DS")?;
+                if set.is_empty() {
+                    f.write_str(" (trust anchor keys)")?;
+                }
                 for d in set {
                     write!(f, " {}/alg {}/digest {}", d.key_tag, d.algorithm, d.digest_type)?;
                 }
@@ -547,35 +550,86 @@ impl<'a> Session<'a> {
             worst = Security::Insecure(reason);
         }
         if let Some(zone) = denial_zone {
-            let keys = self.trusted_keys(&zone);
-            for s in &denial {
-                let v =
-                    verify_rrset(s, &zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
-                ttl_cap = ttl_cap.min(v.valid_for).min(v.original_ttl);
-            }
-            let result = if negative {
-                self.prove_denial(&denial, &zone, &sname, question.qtype, rc == rcode::NXDOMAIN)
-            } else {
-                Ok(Security::Secure)
+            let result = self.check_denial(
+                &denial,
+                &zone,
+                &items,
+                &sname,
+                question.qtype,
+                negative,
+                rc == rcode::NXDOMAIN,
+            );
+            let result = match result {
+                Ok(r) => r,
+                Err(Stop::Final(s)) => {
+                    self.denial_step(&zone, &s);
+                    return Err(s.into());
+                }
+                Err(other) => return Err(other),
             };
-            let mut result = result?;
-            for item in items.iter().filter(|i| i.wildcard_ce.is_some()) {
-                let ce = item.wildcard_ce.clone().unwrap_or_else(Name::root);
-                let r = self.prove_wildcard(&denial, &zone, &item.set.owner, &ce)?;
-                if !r.is_secure() {
-                    result = r;
+            match result {
+                Ok(cap) => ttl_cap = ttl_cap.min(cap),
+                Err(s) => {
+                    self.denial_step(&zone, &s);
+                    if worst.is_secure() {
+                        worst = s;
+                    }
                 }
             }
-            if !result.is_secure() && worst.is_secure() {
-                worst = result;
-            }
-        } else if needs_denial && negative {
-            // Negative answer whose denial was proven insecure by signer_keys (unsigned zone).
         }
         match worst {
             Security::Secure => Ok(if ttl_cap == u32::MAX { 0 } else { ttl_cap }),
             other => Err(other.into()),
         }
+    }
+
+    /// Verifies the denial RRsets and proves the denial and any wildcard expansion.
+    /// `Ok(Ok(ttl_cap))` when secure, `Ok(Err(security))` when the proof is only insecure.
+    #[allow(clippy::too_many_arguments)]
+    fn check_denial(
+        &mut self,
+        denial: &[Rrset],
+        zone: &Name,
+        items: &[Item],
+        sname: &Name,
+        qtype: u16,
+        negative: bool,
+        nxdomain: bool,
+    ) -> Result<Result<u32, Security>, Stop> {
+        let keys = self.trusted_keys(zone);
+        let mut ttl_cap = u32::MAX;
+        for s in denial {
+            let v = verify_rrset(s, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            ttl_cap = ttl_cap.min(v.valid_for).min(v.original_ttl);
+        }
+        let mut result = if negative {
+            self.prove_denial(denial, zone, sname, qtype, nxdomain)?
+        } else {
+            Security::Secure
+        };
+        for item in items.iter().filter(|i| i.wildcard_ce.is_some()) {
+            let ce = item.wildcard_ce.clone().unwrap_or_else(Name::root);
+            let r = self.prove_wildcard(denial, zone, &item.set.owner, &ce)?;
+            if !r.is_secure() {
+                result = r;
+            }
+        }
+        Ok(if result.is_secure() { Ok(ttl_cap) } else { Err(result) })
+    }
+
+    /// Records where a denial failed or ended the chain, for traces.
+    fn denial_step(&mut self, zone: &Name, s: &Security) {
+        let status = match s {
+            Security::Bogus(_) => StepStatus::Bogus,
+            Security::Insecure(_) => StepStatus::Insecure,
+            _ => return,
+        };
+        let detail = match s {
+            Security::Bogus(r) => r.to_string(),
+            Security::Insecure(r) => r.to_string(),
+            _ => String::new(),
+        };
+        self.step(zone, status, StepDetail::Reason(detail));
     }
 
     /// Follows the CNAME/DNAME chain from the question name through the answer section.
@@ -761,7 +815,10 @@ impl<'a> Session<'a> {
                     n = cur.parent();
                 }
                 for z in above.iter().rev() {
-                    self.step(z, StepStatus::Trusted, StepDetail::Cached);
+                    // Only zones this session has not shown yet (calls after a lookup walk again).
+                    if !self.steps.iter().any(|s| s.zone == *z) {
+                        self.step(z, StepStatus::Trusted, StepDetail::Cached);
+                    }
                 }
                 s
             }
@@ -1021,7 +1078,11 @@ impl<'a> Session<'a> {
     fn entry_outcome(&mut self, zone: &Name, entry: &KeyEntry) -> Result<(), Stop> {
         match entry {
             KeyEntry::Trusted { keys, .. } => {
-                if !self.steps.iter().any(|s| s.zone == *zone && s.status == StepStatus::Trusted) {
+                if !self
+                    .steps
+                    .iter()
+                    .any(|s| s.zone == *zone && matches!(s.detail, StepDetail::Keys(_) | StepDetail::Cached))
+                {
                     self.step(zone, StepStatus::Trusted, StepDetail::Keys(keys.clone()));
                 }
                 Ok(())
@@ -1038,6 +1099,9 @@ impl<'a> Session<'a> {
     }
 
     fn anchor_entry(&mut self, anchor: &TrustAnchor) -> Result<KeyEntry, Stop> {
+        if !anchor.ds.is_empty() {
+            self.step(&anchor.zone, StepStatus::Trusted, StepDetail::Ds(anchor.ds.clone()));
+        }
         let entry = if anchor.keys.is_empty() && usable_ds(&anchor.ds).is_empty() {
             KeyEntry::Insecure { reason: unsupported_reason(&anchor.zone, &anchor.ds), ttl: 3600 }
         } else {

@@ -2,7 +2,9 @@
 
 mod config;
 mod listener;
+mod tools;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -34,6 +36,55 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Resolve and validate one name, like delv: records, then a verdict line. Exit status 0
+    /// for secure or insecure answers, 1 for bogus or indeterminate ones.
+    Query {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        lookup: LookupArgs,
+        /// Print every record of the answer, RRSIGs and proofs included.
+        #[arg(long)]
+        dnssec: bool,
+    },
+    /// Show the chain of trust from the anchor down, one step per zone: DS and DNSKEY sets used,
+    /// which key signed what, and where and why it broke.
+    Trace {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        lookup: LookupArgs,
+    },
+    /// XMPP/DANE report for a domain: SRV records, their targets' addresses and TLSA records,
+    /// verdicts, which certificate names are acceptable, and whether DANE can be used.
+    Xmpp {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The XMPP domain.
+        domain: String,
+        /// Upstream to ask instead of the configured ones (e.g. the running daemon).
+        #[arg(long)]
+        server: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What to look up.
+#[derive(Args, Clone)]
+struct LookupArgs {
+    /// The name.
+    name: String,
+    /// The record type (A, AAAA, SRV, TLSA, ... or TYPEnnn).
+    #[arg(default_value = "A")]
+    rtype: String,
+    /// Upstream to ask instead of the configured ones (e.g. the running daemon).
+    #[arg(long)]
+    server: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options shared by the subcommands that resolve.
@@ -89,7 +140,104 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Query { common, lookup, dnssec } => {
+            run_tool(&common, lookup.server.clone().as_deref(), |r| async move {
+                let (name, t) = parse_lookup(&lookup)?;
+                let l = tools::lookup(&r, &name, t).await;
+                if lookup.json {
+                    println!("{}", serde_json::to_string_pretty(&l).unwrap_or_default());
+                } else {
+                    tools::print_query(&l, dnssec);
+                }
+                Ok(l.is_secure() || l.verdict == "insecure")
+            })
+        }
+        Command::Trace { common, lookup } => {
+            run_tool(&common, lookup.server.clone().as_deref(), |r| async move {
+                let (name, t) = parse_lookup(&lookup)?;
+                let l = tools::lookup(&r, &name, t).await;
+                if lookup.json {
+                    println!("{}", serde_json::to_string_pretty(&l).unwrap_or_default());
+                } else {
+                    tools::print_trace(&l);
+                }
+                Ok(l.is_secure() || l.verdict == "insecure")
+            })
+        }
+        Command::Xmpp { common, domain, server, json } => {
+            run_tool(&common, server.as_deref(), |r| async move {
+                let name = lookaside_dnssec::Name::parse(&domain).map_err(|e| format!("{domain:?}: {e}"))?;
+                let report = tools::xmpp_report(&r, &name).await;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                } else {
+                    tools::print_xmpp(&report);
+                }
+                Ok(report.services.iter().all(|s| !s.srv.is_bogus()))
+            })
+        }
     }
+}
+
+fn parse_lookup(l: &LookupArgs) -> Result<(lookaside_dnssec::Name, u16), String> {
+    let name = lookaside_dnssec::Name::parse(&l.name).map_err(|e| format!("{:?}: {e}", l.name))?;
+    let t = lookaside_dnssec::rtype::parse_type(&l.rtype)
+        .ok_or_else(|| format!("unknown record type {:?}", l.rtype))?;
+    Ok((name, t))
+}
+
+/// Builds the resolver as `serve` would and runs one tool on it. The tool returns whether the
+/// outcome counts as success for the exit status.
+fn run_tool<F, Fut>(args: &CommonArgs, server: Option<&str>, tool: F) -> ExitCode
+where
+    F: FnOnce(Arc<Resolver>) -> Fut,
+    Fut: Future<Output = Result<bool, String>>,
+{
+    let mut args = args.clone();
+    if let Some(s) = server {
+        args.upstream = vec![s.to_string()];
+    }
+    let setup = args
+        .load()
+        .and_then(|c| c.require_upstreams().map(|()| c))
+        .and_then(|c| c.anchors(now()).map(|a| (c, a)));
+    let (config, anchors) = match setup {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("lookaside: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(if std::env::var_os("RUST_LOG").is_some() { "info" } else { "warn" });
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lookaside: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let resolver = Arc::new(build_resolver(&config, anchors));
+    match runtime.block_on(tool(resolver)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("lookaside: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn build_resolver(config: &Config, anchors: lookaside_dnssec::TrustAnchors) -> Resolver {
+    let upstreams = Upstreams::new(config.upstreams.clone())
+        .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT);
+    let resolver_config = ResolverConfig {
+        answer_cache_size: config.cache_answers,
+        key_cache_size: config.cache_keys,
+        max_ttl: config.max_ttl,
+        bogus_ttl: config.bogus_ttl,
+    };
+    let validator = Validator::new(anchors).with_registries(config.registries());
+    Resolver::new(upstreams, validator, resolver_config)
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {
@@ -183,16 +331,7 @@ fn serve(args: &CommonArgs) -> ExitCode {
             lookaside = ?config.lookaside.iter().map(|(d, _, _)| d.to_string()).collect::<Vec<_>>(),
             "lookaside {} ready", env!("CARGO_PKG_VERSION")
         );
-        let upstreams = Upstreams::new(config.upstreams.clone())
-            .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT);
-        let resolver_config = ResolverConfig {
-            answer_cache_size: config.cache_answers,
-            key_cache_size: config.cache_keys,
-            max_ttl: config.max_ttl,
-            bogus_ttl: config.bogus_ttl,
-        };
-        let validator = Validator::new(anchors).with_registries(config.registries());
-        let resolver = Arc::new(Resolver::new(upstreams, validator, resolver_config));
+        let resolver = Arc::new(build_resolver(&config, anchors));
         let limits = ListenerLimits {
             max_inflight: config.max_inflight,
             tcp_connections: config.tcp_connections,

@@ -227,6 +227,11 @@ impl Resolver {
             self.keys.put_denial(registry.clone(), nsec.clone(), (*ttl).min(self.config.max_ttl));
         }
         let summary = verdict.summary();
+        for step in
+            verdict.steps.iter().filter(|s| s.status == lookaside_dnssec::chain::StepStatus::Lookaside)
+        {
+            debug!(name = %question.name, zone = %step.zone, "secured via look-aside: {}", step.detail);
+        }
         debug!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %summary, "{}", verdict.security);
         let ttl_cap = verdict.ttl_cap;
         let mut response = response;

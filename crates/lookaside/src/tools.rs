@@ -1,0 +1,403 @@
+//! The debugging commands: `query` (like delv), `trace` (the chain of trust, like drill -DT) and
+//! `xmpp` (the XMPP/DANE report). They drive the same resolver and validator as the daemon.
+
+use std::io::IsTerminal;
+
+use lookaside_dnssec::chain::{ChainStep, StepStatus};
+use lookaside_dnssec::name::Name;
+use lookaside_dnssec::outcome::Security;
+use lookaside_dnssec::presentation::record_text;
+use lookaside_dnssec::rtype::{self, rcode};
+use lookaside_dnssec::wire::{Message, Question, Record};
+use lookaside_stub::{Resolution, Resolver};
+use serde::Serialize;
+
+/// One lookup and its verdict, as shown and as serialised for `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lookup {
+    /// The name asked for.
+    pub name: String,
+    /// The type asked for.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// `secure`, `insecure`, `bogus` or `indeterminate`.
+    pub verdict: String,
+    /// Why, for anything but secure.
+    pub reason: Option<String>,
+    /// The response code of the answer.
+    pub rcode: String,
+    /// The Extended DNS Error the daemon would attach.
+    pub ede: Option<Ede>,
+    /// The records of the answer section, in presentation format.
+    pub records: Vec<String>,
+    /// The chain of trust, top-down.
+    pub chain: Vec<Step>,
+    #[serde(skip)]
+    answer: Vec<Record>,
+    #[serde(skip)]
+    security: Option<Security>,
+    #[serde(skip)]
+    all_records: Vec<Record>,
+}
+
+/// An Extended DNS Error.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ede {
+    /// INFO-CODE.
+    pub code: u16,
+    /// EXTRA-TEXT.
+    pub text: String,
+}
+
+/// One step of the chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// The zone or name.
+    pub zone: String,
+    /// `trusted`, `insecure`, `bogus`, `look-aside` or `no zone cut`.
+    pub status: String,
+    /// What was used or found.
+    pub detail: String,
+}
+
+fn status_word(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Bogus => "bogus",
+        StepStatus::Insecure => "insecure",
+        StepStatus::Lookaside => "look-aside",
+        StepStatus::NotZoneCut => "no zone cut",
+        StepStatus::Trusted => "trusted",
+    }
+}
+
+fn rcode_name(rc: u16) -> String {
+    match rc {
+        rcode::NOERROR => "NOERROR".into(),
+        rcode::FORMERR => "FORMERR".into(),
+        rcode::SERVFAIL => "SERVFAIL".into(),
+        rcode::NXDOMAIN => "NXDOMAIN".into(),
+        rcode::NOTIMP => "NOTIMP".into(),
+        rcode::REFUSED => "REFUSED".into(),
+        other => format!("RCODE{other}"),
+    }
+}
+
+fn steps(chain: &[ChainStep]) -> Vec<Step> {
+    chain
+        .iter()
+        .map(|s| Step {
+            zone: s.zone.to_string(),
+            status: status_word(s.status).into(),
+            detail: s.detail.to_string(),
+        })
+        .collect()
+}
+
+impl Lookup {
+    fn from_resolution(name: &Name, qtype: u16, res: Resolution) -> Self {
+        let response: Option<&Message> = res.response.as_deref();
+        let answer: Vec<Record> = response.map(|m| m.answer.clone()).unwrap_or_default();
+        let all_records: Vec<Record> = response
+            .map(|m| m.answer.iter().chain(m.authority.iter()).cloned().collect())
+            .unwrap_or_default();
+        let usable = matches!(res.security, Security::Secure | Security::Insecure(_));
+        let rc = if usable { response.map_or(rcode::SERVFAIL, Message::rcode) } else { rcode::SERVFAIL };
+        let reason = match &res.security {
+            Security::Secure => None,
+            Security::Insecure(r) => Some(r.to_string()),
+            Security::Bogus(r) => Some(r.to_string()),
+            Security::Indeterminate(r) => Some(r.to_string()),
+        };
+        let ede = res.security.ede().map(|(code, text)| Ede {
+            code,
+            text: if res.summary.is_empty() { text } else { format!("{}: {text}", res.summary) },
+        });
+        Self {
+            name: name.to_string(),
+            rtype: rtype::type_name(qtype),
+            verdict: res.security.label().into(),
+            reason,
+            rcode: rcode_name(rc),
+            ede,
+            records: if usable {
+                answer.iter().filter(|r| r.rtype != rtype::RRSIG).map(record_text).collect()
+            } else {
+                Vec::new()
+            },
+            chain: steps(&res.steps),
+            answer: if usable { answer } else { Vec::new() },
+            security: Some(res.security),
+            all_records,
+        }
+    }
+
+    /// True for a secure verdict.
+    pub fn is_secure(&self) -> bool {
+        self.verdict == "secure"
+    }
+
+    /// True for a bogus verdict.
+    pub fn is_bogus(&self) -> bool {
+        self.verdict == "bogus"
+    }
+
+    /// Records of `t` owned by anything in the answer (the end of a CNAME chain included).
+    fn data(&self, t: u16) -> Vec<&Record> {
+        self.answer.iter().filter(|r| r.rtype == t).collect()
+    }
+
+    /// The delv-style verdict line.
+    pub fn verdict_line(&self) -> String {
+        match &self.security {
+            Some(Security::Secure) if self.answer.iter().any(|r| r.rtype != rtype::RRSIG) => {
+                "; fully validated".into()
+            }
+            Some(Security::Secure) => "; negative response, fully validated".into(),
+            Some(other) => format!("; {other}"),
+            None => "; no answer".into(),
+        }
+    }
+}
+
+/// Resolves one name and type.
+pub async fn lookup(resolver: &Resolver, name: &Name, qtype: u16) -> Lookup {
+    let q = Question { name: name.clone(), qtype, qclass: rtype::CLASS_IN };
+    let res = resolver.resolve(&q, false).await;
+    Lookup::from_resolution(name, qtype, res)
+}
+
+/// `lookaside query`: records and the verdict line.
+pub fn print_query(l: &Lookup, dnssec: bool) {
+    let records: Vec<String> =
+        if dnssec { l.all_records.iter().map(record_text).collect() } else { l.records.clone() };
+    for r in &records {
+        println!("{r}");
+    }
+    if records.is_empty() && l.rcode != "NOERROR" {
+        println!(";; {}", l.rcode);
+    }
+    println!("{}", l.verdict_line());
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn status(&self, s: &str) -> String {
+        let code = match s {
+            "trusted" => "32",
+            "insecure" => "33",
+            "bogus" => "31;1",
+            "look-aside" => "36",
+            _ => "2",
+        };
+        if self.0 { format!("\x1b[{code}m{s:<11}\x1b[0m") } else { format!("{s:<11}") }
+    }
+}
+
+/// `lookaside trace`: the chain of trust, one line per step.
+pub fn print_trace(l: &Lookup) {
+    let paint = Paint(std::io::stdout().is_terminal());
+    println!("Chain of trust for {} {}", l.name, l.rtype);
+    let width = l.chain.iter().map(|s| s.zone.len()).max().unwrap_or(1).max(1);
+    for s in &l.chain {
+        println!("  {:<width$}  {} {}", s.zone, paint.status(&s.status), s.detail);
+    }
+    if l.chain.is_empty() {
+        println!("  (no chain: {})", l.reason.as_deref().unwrap_or("answered without validation"));
+    }
+    let verdict = match &l.reason {
+        Some(r) => format!("{}: {r}", l.verdict),
+        None => l.verdict.clone(),
+    };
+    println!("Result: {} ({})", paint.status(&verdict).trim_end(), l.rcode);
+}
+
+/// One target of an XMPP service.
+#[derive(Debug, Serialize)]
+pub struct Target {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// A lookup.
+    pub a: Lookup,
+    /// AAAA lookup.
+    pub aaaa: Lookup,
+    /// TLSA lookup at `_port._tcp.host` (RFC 7673).
+    pub tlsa: Lookup,
+    /// Whether DANE can authenticate this target.
+    pub dane_usable: bool,
+    /// Why or why not.
+    pub dane: String,
+}
+
+/// One XMPP service (client or server, STARTTLS or direct TLS).
+#[derive(Debug, Serialize)]
+pub struct Service {
+    /// SRV owner prefix, e.g. `_xmpp-server._tcp`.
+    pub service: String,
+    /// The SRV lookup.
+    pub srv: Lookup,
+    /// True when the targets come from the RFC 6120 §3.2 fallback (no SRV).
+    pub fallback: bool,
+    /// Which names a certificate may carry.
+    pub certificate_names: String,
+    /// The targets.
+    pub targets: Vec<Target>,
+    /// The final line: DANE usable, or why not.
+    pub dane: String,
+}
+
+/// The `lookaside xmpp` report.
+#[derive(Debug, Serialize)]
+pub struct XmppReport {
+    /// The XMPP domain.
+    pub domain: String,
+    /// Its services.
+    pub services: Vec<Service>,
+}
+
+/// XMPP services (RFC 6120 §3.2.1; XEP-0368 for the direct-TLS ones) and their default ports.
+const SERVICES: [(&str, u16, bool); 4] = [
+    ("_xmpp-client._tcp", 5222, true),
+    ("_xmpps-client._tcp", 5223, false),
+    ("_xmpp-server._tcp", 5269, true),
+    ("_xmpps-server._tcp", 5270, false),
+];
+
+fn srv_targets(l: &Lookup) -> Vec<(String, u16)> {
+    l.data(rtype::SRV)
+        .iter()
+        .filter_map(|r| {
+            let port = u16::from_be_bytes([*r.rdata.get(4)?, *r.rdata.get(5)?]);
+            let (host, _) = lookaside_dnssec::wire::read_name(&r.rdata, 6).ok()?;
+            Some((host.to_string(), port))
+        })
+        .collect()
+}
+
+/// Builds the XMPP/DANE report for `domain`, following the rules Prosody applies.
+pub async fn xmpp_report(resolver: &Resolver, domain: &Name) -> XmppReport {
+    let mut services = Vec::new();
+    for (prefix, default_port, has_fallback) in SERVICES {
+        let Some(owner) = prefix.split('.').rev().try_fold(domain.clone(), |n, l| n.prepend(l.as_bytes()))
+        else {
+            continue;
+        };
+        let srv = lookup(resolver, &owner, rtype::SRV).await;
+        let mut targets_list = srv_targets(&srv);
+        let explicitly_unavailable = targets_list.len() == 1 && targets_list[0].0 == ".";
+        let fallback = targets_list.is_empty() && !srv.is_bogus() && has_fallback;
+        if fallback {
+            targets_list.push((domain.to_string(), default_port));
+        }
+        if explicitly_unavailable {
+            targets_list.clear();
+        }
+        let certificate_names = if srv.is_secure() && !fallback && !targets_list.is_empty() {
+            let hosts: Vec<&str> = targets_list.iter().map(|(h, _)| h.as_str()).collect();
+            format!("{domain} or the SRV target(s) {} (secure SRV: XMPP DNSSEC prooftype)", hosts.join(", "))
+        } else {
+            format!("{domain} only")
+        };
+        let mut targets = Vec::new();
+        for (host, port) in &targets_list {
+            let Ok(host_name) = Name::parse(host) else { continue };
+            let a = lookup(resolver, &host_name, rtype::A).await;
+            let aaaa = lookup(resolver, &host_name, rtype::AAAA).await;
+            let tlsa_name = host_name.prepend(b"_tcp").and_then(|n| n.prepend(format!("_{port}").as_bytes()));
+            let tlsa = match tlsa_name {
+                Some(n) => lookup(resolver, &n, rtype::TLSA).await,
+                None => continue,
+            };
+            let (dane_usable, dane) = dane_decision(&srv, fallback, &a, &aaaa, &tlsa);
+            targets.push(Target { host: host.clone(), port: *port, a, aaaa, tlsa, dane_usable, dane });
+        }
+        let dane = if srv.is_bogus() {
+            format!(
+                "DANE not usable because the SRV lookup is bogus ({})",
+                srv.reason.clone().unwrap_or_default()
+            )
+        } else if explicitly_unavailable {
+            "DANE not usable because the service is explicitly unavailable (SRV target \".\")".into()
+        } else if targets.is_empty() && srv.records.is_empty() {
+            "DANE not usable because the service is not offered (no SRV records)".into()
+        } else if targets.is_empty() {
+            "DANE not usable because there is no target".into()
+        } else if targets.iter().all(|t| t.dane_usable) {
+            "DANE usable".into()
+        } else {
+            let why: Vec<String> = targets
+                .iter()
+                .filter(|t| !t.dane_usable)
+                .map(|t| format!("{}: {}", t.host, t.dane))
+                .collect();
+            format!("DANE not usable because {}", why.join("; "))
+        };
+        services.push(Service { service: prefix.into(), srv, fallback, certificate_names, targets, dane });
+    }
+    XmppReport { domain: domain.to_string(), services }
+}
+
+/// Prosody's rules (mod_s2s, net/resolvers/service.lua): a bogus SRV is an error; an insecure SRV
+/// turns DANE off; addresses must be secure; the TLSA answer must be secure and hold records (a
+/// secure denial means "no DANE", not an error).
+fn dane_decision(srv: &Lookup, fallback: bool, a: &Lookup, aaaa: &Lookup, tlsa: &Lookup) -> (bool, String) {
+    if !fallback && !srv.is_secure() {
+        return (
+            false,
+            format!("the SRV records are {} ({})", srv.verdict, srv.reason.clone().unwrap_or_default()),
+        );
+    }
+    if fallback && !srv.is_secure() {
+        return (false, format!("the absence of SRV records is {}", srv.verdict));
+    }
+    for addr in [a, aaaa] {
+        if !addr.records.is_empty() && !addr.is_secure() {
+            return (false, format!("the {} records are {}", addr.rtype, addr.verdict));
+        }
+    }
+    if tlsa.is_bogus() {
+        return (false, format!("the TLSA lookup is bogus ({})", tlsa.reason.clone().unwrap_or_default()));
+    }
+    if !tlsa.is_secure() {
+        return (false, format!("the TLSA records are {}", tlsa.verdict));
+    }
+    if tlsa.data(rtype::TLSA).is_empty() {
+        return (false, format!("no TLSA records exist at {} (securely denied)", tlsa.name));
+    }
+    (true, format!("{} secure TLSA record(s) at {}", tlsa.data(rtype::TLSA).len(), tlsa.name))
+}
+
+/// Prints the report as text.
+pub fn print_xmpp(r: &XmppReport) {
+    let paint = Paint(std::io::stdout().is_terminal());
+    println!("XMPP report for {}", r.domain);
+    for s in &r.services {
+        println!();
+        println!("{}.{}  SRV  {}", s.service, r.domain, paint.status(&s.srv.verdict).trim_end());
+        if let Some(reason) = &s.srv.reason {
+            println!("    {reason}");
+        }
+        for rec in &s.srv.records {
+            println!("    {rec}");
+        }
+        if s.fallback {
+            println!("    no SRV records: falling back to {} (RFC 6120 §3.2)", r.domain);
+        }
+        println!("    certificate may name: {}", s.certificate_names);
+        for t in &s.targets {
+            println!("  target {} port {}", t.host, t.port);
+            for l in [&t.a, &t.aaaa, &t.tlsa] {
+                let shown = if l.records.is_empty() {
+                    format!("({})", l.rcode)
+                } else {
+                    format!("{} record(s)", l.records.len())
+                };
+                println!("    {:<6} {} {shown}", l.rtype, paint.status(&l.verdict));
+            }
+            println!("    DANE: {}", t.dane);
+        }
+        println!("  => {}", s.dane);
+    }
+}

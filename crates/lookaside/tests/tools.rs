@@ -1,0 +1,199 @@
+//! The debugging commands against the real-server hierarchy: `query` verdict lines, `trace`
+//! steps (secure, insecure, four kinds of bogus, look-aside), `--json` output checked against its
+//! schema, and the `xmpp` report for secure, insecure, bogus-TLSA, no-SRV and look-aside domains.
+
+mod harness;
+
+use std::process::Command;
+
+use harness::Hierarchy;
+use serde_json::Value;
+
+macro_rules! hierarchy {
+    () => {
+        match Hierarchy::get() {
+            Some(h) => h,
+            None => return,
+        }
+    };
+}
+
+fn run(h: &Hierarchy, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lookaside"))
+        .args(args)
+        .args(["--upstream", &h.unbound.to_string(), "--trust-anchor", &h.anchor.display().to_string()])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn query_prints_records_and_the_delv_style_verdict() {
+    let h = hierarchy!();
+    let (code, out) = run(h, &["query", "www.secure.example.", "A"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("www.secure.example.\t3600\tIN\tA\t192.0.2.2"), "{out}");
+    assert!(out.trim_end().ends_with("; fully validated"), "{out}");
+    let (_, out) = run(h, &["query", "nothere.nsec3.example."]);
+    assert!(out.contains("; negative response, fully validated"), "{out}");
+    let (code, out) = run(h, &["query", "www.insecure.nsec3.example."]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("; insecure: chain ends at insecure.nsec3.example. (no DS, proven by NSEC3)"),
+        "{out}"
+    );
+    let (code, out) = run(h, &["query", "www.expired.example."]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("; bogus: expired.example. DNSKEY: RRSIG by expired.example. expired 2021-01-01"),
+        "{out}"
+    );
+    let (_, out) = run(h, &["query", "--dnssec", "www.secure.example.", "A"]);
+    assert!(out.contains("RRSIG\tA 13 3 3600"), "{out}");
+}
+
+#[test]
+fn trace_shows_each_zone_from_the_anchor_down() {
+    let h = hierarchy!();
+    let (code, out) = run(h, &["trace", "www.sub.secure.example."]);
+    assert_eq!(code, 0, "{out}");
+    for needle in [
+        "Chain of trust for www.sub.secure.example. A",
+        ".  ",
+        "example.  ",
+        "secure.example.  ",
+        "sub.secure.example.  trusted     DS ",
+        "/alg 15/KSK",
+        "www.sub.secure.example. A signed by key",
+        "Result: secure (NOERROR)",
+    ] {
+        assert!(out.contains(needle), "{needle:?} in\n{out}");
+    }
+    let (_, out) = run(h, &["trace", "www.insecure.example."]);
+    assert!(
+        out.contains(
+            "insecure.example.  insecure    chain ends at insecure.example. (no DS, proven by NSEC)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Result: insecure"), "{out}");
+}
+
+#[test]
+fn trace_names_the_step_and_reason_of_four_kinds_of_bogus() {
+    let h = hierarchy!();
+    for (name, reason) in [
+        ("www.expired.example.", "expired.example. DNSKEY: RRSIG by expired.example. expired 2021-01-01"),
+        ("www.future.example.", "not valid before 2050-01-01"),
+        ("www.nokey.example.", "no DNSKEY of nokey.example. matches its DS and signs the key set"),
+        ("nothere.iter600.example.", "NSEC3 with 600 iterations"),
+    ] {
+        let (code, out) = run(h, &["trace", name]);
+        assert_eq!(code, 1, "{out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains("bogus "))
+            .unwrap_or_else(|| panic!("{name}: no bogus step in\n{out}"));
+        assert!(line.contains(reason), "{name}: {line}");
+        assert!(out.contains("Result: bogus"), "{out}");
+    }
+}
+
+#[test]
+fn trace_shows_look_aside() {
+    let h = hierarchy!();
+    let (code, out) = run(h, &["trace", "--lookaside", "dlv.example.", "yax.unsignedtld."]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("unsignedtld.      insecure    chain ends at unsignedtld."), "{out}");
+    assert!(
+        out.contains(
+            "yax.unsignedtld.  look-aside  DLV found in dlv.example. at yax.unsignedtld.dlv.example."
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Result: secure"), "{out}");
+}
+
+fn assert_lookup_schema(v: &Value) {
+    for key in ["name", "type", "verdict", "rcode"] {
+        assert!(v[key].is_string(), "{key} in {v}");
+    }
+    assert!(["secure", "insecure", "bogus", "indeterminate"].contains(&v["verdict"].as_str().unwrap()));
+    assert!(v["reason"].is_string() || v["reason"].is_null());
+    assert!(v["ede"].is_null() || (v["ede"]["code"].is_u64() && v["ede"]["text"].is_string()));
+    assert!(v["records"].as_array().unwrap().iter().all(Value::is_string));
+    for step in v["chain"].as_array().unwrap() {
+        for key in ["zone", "status", "detail"] {
+            assert!(step[key].is_string(), "{key} in {step}");
+        }
+        assert!(
+            ["trusted", "insecure", "bogus", "look-aside", "no zone cut"]
+                .contains(&step["status"].as_str().unwrap())
+        );
+    }
+}
+
+#[test]
+fn json_output_follows_its_schema() {
+    let h = hierarchy!();
+    let (_, out) = run(h, &["trace", "--json", "www.expired.example."]);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_lookup_schema(&v);
+    assert_eq!(v["verdict"], "bogus");
+    assert_eq!(v["ede"]["code"], 7);
+    let (_, out) = run(h, &["query", "--json", "www.secure.example."]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_lookup_schema(&v);
+    assert_eq!(v["verdict"], "secure");
+    let (_, out) = run(h, &["xmpp", "--json", "secure.example."]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["domain"], "secure.example.");
+    for s in v["services"].as_array().unwrap() {
+        assert!(s["service"].is_string() && s["dane"].is_string() && s["certificate_names"].is_string());
+        assert!(s["fallback"].is_boolean());
+        assert_lookup_schema(&s["srv"]);
+        for t in s["targets"].as_array().unwrap() {
+            assert!(t["host"].is_string() && t["port"].is_u64() && t["dane_usable"].is_boolean());
+            for l in ["a", "aaaa", "tlsa"] {
+                assert_lookup_schema(&t[l]);
+            }
+        }
+    }
+}
+
+#[test]
+fn xmpp_report_applies_prosodys_dane_rules() {
+    let h = hierarchy!();
+    let (code, out) = run(h, &["xmpp", "secure.example."]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("_xmpp-server._tcp.secure.example.  SRV  secure"), "{out}");
+    assert!(
+        out.contains("certificate may name: secure.example. or the SRV target(s) xmpp.secure.example."),
+        "{out}"
+    );
+    assert_eq!(out.matches("=> DANE usable").count(), 2, "{out}");
+
+    let (_, out) = run(h, &["xmpp", "insecure.example."]);
+    assert!(out.contains("certificate may name: insecure.example. only"), "{out}");
+    assert!(!out.contains("=> DANE usable"), "{out}");
+
+    let (_, out) = run(h, &["xmpp", "badtlsa.secure.example."]);
+    assert!(
+        out.contains("DANE not usable because target.badtlsa.secure.example.: the TLSA lookup is bogus"),
+        "{out}"
+    );
+
+    let (_, out) = run(h, &["xmpp", "nosrv.secure.example."]);
+    assert!(out.contains("no SRV records: falling back to nosrv.secure.example. (RFC 6120 §3.2)"), "{out}");
+    assert!(
+        out.contains("no TLSA records exist at _5269._tcp.nosrv.secure.example. (securely denied)"),
+        "{out}"
+    );
+
+    let (_, out) = run(h, &["xmpp", "--lookaside", "dlv.example.", "yax.unsignedtld."]);
+    assert!(out.contains("_xmpp-server._tcp.yax.unsignedtld.  SRV  secure"), "{out}");
+    assert_eq!(out.matches("=> DANE usable").count(), 2, "{out}");
+}
