@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Compares lookaside with Unbound (validating forwarder) and dnsmasq (--dnssec) on the same
+# signed hierarchy and the same upstream, round-robin in one run, with dnsperf:
+#   - cache-hit queries per second over UDP, UDP with DO, and TCP (one pipelined connection
+#     per client), queries lost, and each server's CPU time per answered query (/proc stats);
+#   - the cold-cache time to the first validated answer three signed levels below the root, and
+#     the number of upstream queries it took (counted by bench/relay.py).
+# Ratios are what to quote: absolute figures move with the machine's load (../shared/notes/perf.md).
+#
+# Usage: bench/compare.sh [SECONDS_PER_RUN [ROUNDS]]     (defaults: 5 s, 3 rounds)
+# Needs: nsd unbound ldnsutils bind9-utils bind9-dnsutils dnsperf dnsmasq-base python3; root
+# (NSD serves the hierarchy on port 53 of a loopback address).
+set -euo pipefail
+secs=${1:-5}
+rounds=${2:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+for tool in nsd unbound ldns-signzone dnssec-signzone dig dnsperf dnsmasq python3; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "missing $tool (apt-get install nsd unbound ldnsutils bind9-utils bind9-dnsutils dnsperf dnsmasq-base)"; exit 1; }
+done
+work=$(mktemp -d /tmp/lookaside-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip=
+for x in $(seq 200 250); do
+  if python3 -c "import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('127.0.0.$x',53)); t=socket.socket(); t.bind(('127.0.0.$x',53))" 2>/dev/null; then ip=127.0.0.$x; break; fi
+done
+[ -n "$ip" ] || { echo "no loopback address with a free port 53"; exit 1; }
+
+echo "building lookaside (release)..."
+(cd "$root" && cargo build --release -q -p lookaside)
+bin="$root/target/release/lookaside"
+
+"$root/tests/zones/make-zones.sh" "$work/zones" "$(date -u -d yesterday +%Y%m%d)" "$(date -u -d '+30 days' +%Y%m%d)" "$ip" >/dev/null 2>&1
+{
+  printf 'server:\n  ip-address: %s@53\n  username: ""\n  chroot: ""\n  zonesdir: "%s/zones"\n  database: ""\n' "$ip" "$work"
+  printf '  zonelistfile: "%s/zone.list"\n  xfrdfile: "%s/xfrd.state"\n  pidfile: "%s/nsd.pid"\n  logfile: "%s/nsd.log"\n' "$work" "$work" "$work" "$work"
+  printf '  server-count: 1\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\n'
+  while read -r name file; do printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$name" "$file"; done < "$work/zones/zones.list"
+} > "$work/nsd.conf"
+nsd -d -c "$work/nsd.conf" >/dev/null 2>&1 & pids+=($!)
+
+unbound_conf() { # PORT MODULES EXTRA
+  printf 'server:\n  interface: %s@%s\n  port: %s\n  do-ip6: no\n  do-not-query-localhost: no\n' "$ip" "$1" "$1"
+  printf '  access-control: 127.0.0.0/8 allow\n  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: ""\n' "$work"
+  printf '  use-syslog: no\n  logfile: ""\n  module-config: "%s"\n  qname-minimisation: no\n  so-reuseport: no\n' "$2"
+  printf '  num-threads: %s\n  msg-cache-size: 64m\n  rrset-cache-size: 64m\n  verbosity: 0\n%b' "${3:-1}" "${4:-}"
+  printf 'remote-control:\n  control-enable: no\n'
+}
+printf '. 3600 IN NS ns.\nns. 3600 IN A %s\n' "$ip" > "$work/root.hints"
+unbound_conf 5301 iterator 2 "  root-hints: \"$work/root.hints\"\n" > "$work/upstream.conf"
+unbound -d -c "$work/upstream.conf" >/dev/null 2>&1 & pids+=($!)
+sleep 1
+
+anchor="$work/zones/root.ds"
+ds=$(awk '{print $(NF-3)","$(NF-2)","$(NF-1)","$NF}' "$anchor" | head -1)
+
+# Each start_* sets $last_pid (no command substitution: it would wait on the server's stdout).
+start_lookaside() { # PORT UPSTREAM
+  "$bin" serve --listen "$ip:$1" --upstream "$2" --trust-anchor "$anchor" >/dev/null 2>>"$work/lookaside.log" &
+  last_pid=$!; pids+=($last_pid)
+}
+start_unbound() { # PORT UPSTREAM
+  unbound_conf "$1" "validator iterator" 2 "  trust-anchor-file: \"$anchor\"\n  val-log-level: 0\nforward-zone:\n  name: \".\"\n  forward-addr: ${2/:/@}\n" > "$work/unbound-$1.conf"
+  unbound -d -c "$work/unbound-$1.conf" >/dev/null 2>&1 &
+  last_pid=$!; pids+=($last_pid)
+}
+start_dnsmasq() { # PORT UPSTREAM
+  dnsmasq -k --no-resolv --no-hosts --user=root --pid-file= --listen-address="$ip" --bind-interfaces --port="$1" \
+    --server="${2/:/#}" --dnssec --trust-anchor=".,$ds" --cache-size=10000 --cache-rr=A,AAAA,TXT,MX,SRV,TLSA \
+    >/dev/null 2>&1 &
+  last_pid=$!; pids+=($last_pid)
+}
+
+servers=(lookaside unbound dnsmasq)
+declare -A port=([lookaside]=5302 [unbound]=5303 [dnsmasq]=5304) pid
+for s in "${servers[@]}"; do "start_$s" "${port[$s]}" "$ip:5301"; pid[$s]=$last_pid; done
+sleep 1
+
+qfile="$work/queries"
+cat > "$qfile" <<Q
+www.secure.example A
+secure.example MX
+_xmpp-client._tcp.secure.example SRV
+_xmpp-server._tcp.secure.example SRV
+xmpp.secure.example A
+_5222._tcp.xmpp.secure.example TLSA
+www.sub.secure.example A
+www.nsec3.example A
+www.alg13.example A
+www.alg8.example A
+Q
+# Warm every cache (twice: forwarders that prefetch keys settle on the second pass).
+for pass in 1 2; do
+  for s in "${servers[@]}"; do
+    while read -r n t; do dig +dnssec +tries=1 +time=2 @"$ip" -p "${port[$s]}" "$n" "$t" >/dev/null || true; done < "$qfile"
+  done
+done
+for s in "${servers[@]}"; do
+  flags=$(dig +dnssec @"$ip" -p "${port[$s]}" www.sub.secure.example A | grep -c 'flags:.* ad' || true)
+  echo "$s answers with AD: $flags"
+done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A qps cpu lost
+run_one() { # SERVER MODE
+  local s=$1 mode=$2 extra=()
+  case $mode in
+    udp) extra=(-c 2 -T 2 -q 100) ;;
+    udp-do) extra=(-c 2 -T 2 -q 100 -D) ;;
+    tcp) extra=(-m tcp -c 2 -T 2 -q 100) ;;
+  esac
+  local before after out completed
+  before=$(cpu_ticks "${pid[$s]}")
+  out=$(dnsperf -s "$ip" -p "${port[$s]}" -d "$qfile" -l "$secs" "${extra[@]}" 2>&1)
+  after=$(cpu_ticks "${pid[$s]}")
+  completed=$(echo "$out" | awk '/Queries completed:/ {print $3}')
+  qps[$s,$mode]+="$(echo "$out" | awk '/Queries per second:/ {print $4}') "
+  lost[$s,$mode]+="$(echo "$out" | awk '/Queries lost:/ {print $3}') "
+  cpu[$s,$mode]+="$(awk -v t=$((after - before)) -v c="${completed:-1}" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz * 1e6 / (c > 0 ? c : 1)}') "
+}
+modes=(udp udp-do tcp)
+for r in $(seq 1 "$rounds"); do
+  for mode in "${modes[@]}"; do
+    for s in "${servers[@]}"; do run_one "$s" "$mode"; done
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+echo
+echo "Cache hits, median of $rounds rounds of ${secs}s, dnsperf -c 2 -T 2 -q 100 (ratios to Unbound):"
+printf '%-10s %-7s %12s %8s %14s %8s %8s\n' server mode qps ratio "CPU us/query" ratio lost
+for mode in "${modes[@]}"; do
+  uq=$(echo "${qps[unbound,$mode]}" | median); uc=$(echo "${cpu[unbound,$mode]}" | median)
+  for s in "${servers[@]}"; do
+    q=$(echo "${qps[$s,$mode]}" | median); c=$(echo "${cpu[$s,$mode]}" | median); l=$(echo "${lost[$s,$mode]}" | median)
+    printf '%-10s %-7s %12.0f %8.2f %14.2f %8.2f %8s\n' "$s" "$mode" "$q" "$(awk -v a="$q" -v b="$uq" 'BEGIN{print (b > 0 ? a / b : 0)}')" "$c" "$(awk -v a="$c" -v b="$uc" 'BEGIN{print (b > 0 ? a / b : 0)}')" "$l"
+  done
+done
+
+# Cold cache: a fresh server behind a counting relay in front of the warm upstream.
+echo
+echo "Cold cache, first validated answer for www.sub.secure.example A (3 signed levels below the root):"
+time_query() { # PORT -> milliseconds and AD flag
+  python3 - "$ip" "$1" <<'PY'
+import socket, struct, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 1)
+for label in b"www.sub.secure.example".split(b"."):
+    q += bytes([len(label)]) + label
+q += b"\x00" + struct.pack(">HH", 1, 1) + b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+t = time.perf_counter(); s.sendto(q, (ip, port)); r = s.recv(65535); dt = (time.perf_counter() - t) * 1000
+print(f"{dt:.2f} ms, AD={'yes' if r[3] & 0x20 else 'no'}")
+PY
+}
+relay_port=5310
+for s in "${servers[@]}"; do
+  relay_port=$((relay_port + 1))
+  python3 "$root/bench/relay.py" "$ip" "$relay_port" "$ip" 5301 "$work/count-$s" & pids+=($!)
+  sleep 0.3
+  cold_port=$((relay_port + 100))
+  "start_$s" "$cold_port" "$ip:$relay_port"
+  sleep 1
+  rm -f "$work/count-$s"
+  result=$(time_query "$cold_port")
+  sleep 0.5
+  echo "  $s: $result, $(cat "$work/count-$s" 2>/dev/null || echo 0) upstream queries"
+done
