@@ -85,7 +85,8 @@ keygen alg15.example. ED25519
 keygen alg16.example. ED448
 keygen yax.unsignedtld. ECDSAP256SHA256
 keygen conference.yax.unsignedtld. ECDSAP256SHA256
-for z in badkey nodlv unalgo other; do keygen $z.unsignedtld. ECDSAP256SHA256; done
+for z in badkey nodlv unalgo other expiredkeys; do keygen $z.unsignedtld. ECDSAP256SHA256; done
+keygen unsigned.optout.example. ECDSAP256SHA256
 keygen dlv.example. ECDSAP256SHA256
 keygen dlv2.example. ECDSAP256SHA256
 # A key that is never published: the DLV for badkey.unsignedtld. names it.
@@ -131,6 +132,7 @@ MixedCase.secure.example. 3600 IN TXT "case kept"
 mail.secure.example. 3600 IN A 192.0.2.3
 cname.secure.example. 3600 IN CNAME www.secure.example.
 outside.secure.example. 3600 IN CNAME www.insecure.example.
+todlv.secure.example. 3600 IN CNAME yax.unsignedtld.
 *.wild.secure.example. 3600 IN A 192.0.2.4
 *.wild.secure.example. 3600 IN TXT "wildcard"
 exists.wild.secure.example. 3600 IN A 192.0.2.5
@@ -189,7 +191,8 @@ echo "optout.example. optout.example.zone" >> "$out/zones.list"
 
 soa unsigned.optout.example. > uo.src
 echo 'www.unsigned.optout.example. 3600 IN A 192.0.2.14' >> uo.src
-plain unsigned.optout.example. uo.src
+# Signed, but its parent has no DS for it (opt-out span): insecure, unless a registry vouches.
+sign unsigned.optout.example. uo.src
 
 # --- algorithms ---------------------------------------------------------------------------------
 for a in 5 7 8 10 13 14 15 16; do
@@ -255,6 +258,12 @@ for z in badkey nodlv unalgo other; do
   sign $z.unsignedtld. $z.src
   delegate ut.src $z.unsignedtld.
 done
+# expiredkeys.unsignedtld.: a DLV vouches for it, but its signatures expired (dlv_keyretry).
+soa expiredkeys.unsignedtld. > ek.src
+echo "www.expiredkeys.unsignedtld. 3600 IN A 192.0.2.41" >> ek.src
+ldns-signzone -i 20200101 -e 20210101 -f "$out/expiredkeys.unsignedtld.zone" ek.src "${KSK[expiredkeys.unsignedtld.]}" "${ZSK[expiredkeys.unsignedtld.]}"
+echo "expiredkeys.unsignedtld. expiredkeys.unsignedtld.zone" >> "$out/zones.list"
+delegate ut.src expiredkeys.unsignedtld.
 plain unsignedtld. ut.src
 
 # dlv_rdata ZONE KEYFILE: the DS of a key, as DLV RDATA (RFC 4431: same layout).
@@ -267,6 +276,8 @@ yax.unsignedtld.dlv.example. 3600 IN DLV $(dlv_rdata yax.unsignedtld. "${KSK[yax
 badkey.unsignedtld.dlv.example. 3600 IN DLV $(dlv_rdata badkey.unsignedtld. "$stray_dlv")
 unalgo.unsignedtld.dlv.example. 3600 IN DLV 12345 253 2 $(printf '%064d' 0)
 secure.example.dlv.example. 3600 IN DLV $(dlv_rdata secure.example. "$stray")
+expiredkeys.unsignedtld.dlv.example. 3600 IN DLV $(dlv_rdata expiredkeys.unsignedtld. "${KSK[expiredkeys.unsignedtld.]}")
+unsigned.optout.example.dlv.example. 3600 IN DLV $(dlv_rdata unsigned.optout.example. "${KSK[unsigned.optout.example.]}")
 ZONE
 sign dlv.example. dlv.src
 ldns-key2ds -n -2 "${KSK[dlv.example.]}.key" | sed 's/\t/ /g' > "$out/dlv.example.ds"
@@ -274,7 +285,8 @@ ldns-key2ds -n -2 "${KSK[dlv.example.]}.key" | sed 's/\t/ /g' > "$out/dlv.exampl
 # --- look-aside registry dlv2.example. (subtree: unsignedtld.; its own anchor) -----------------
 soa dlv2.example. > dlv2.src
 echo "other.dlv2.example. 3600 IN DLV $(dlv_rdata other.unsignedtld. "${KSK[other.unsignedtld.]}")" >> dlv2.src
-sign dlv2.example. dlv2.src
+# NSEC3: the walk cannot skip names here and must still end (one label at a time).
+sign dlv2.example. dlv2.src -n -s 01 -t 0
 ldns-key2ds -n -2 "${KSK[dlv2.example.]}.key" | sed 's/\t/ /g' > "$out/dlv2.example.ds"
 
 # Strip ldns's key comments so the files stay plain zone files.

@@ -329,6 +329,8 @@ impl Validator {
             learned_denials: Vec::new(),
             in_lookaside: false,
             steps: Vec::new(),
+            verified: HashMap::new(),
+            dlv_answers: HashMap::new(),
         }
     }
 }
@@ -352,9 +354,15 @@ pub struct Session<'a> {
     learned_denials: Vec<(Name, Nsec, u32)>,
     in_lookaside: bool,
     steps: Vec<ChainStep>,
+    /// RRsets already verified in this session (the same SOA or NSEC comes back in several
+    /// answers, and `validate` walks the known part again after each lookup): checked once.
+    verified: HashMap<Vec<u8>, crate::verify::Verified>,
+    /// Registry answers already judged, by lookup name.
+    dlv_answers: HashMap<Name, DlvAnswer>,
 }
 
 /// What a look-aside registry said about one lookup name.
+#[derive(Clone)]
 enum DlvAnswer {
     /// A validated DLV RRset: the zone's DS records, and their TTL.
     Found(Vec<Ds>, u32),
@@ -397,6 +405,40 @@ impl<'a> Session<'a> {
     pub fn supply(&mut self, query: KeyQuery, response: Option<Message>) {
         self.budget.key_queries += 1;
         self.supplied.insert(query, response);
+    }
+
+    /// Verifies an RRset with a zone's keys, at most once per session for the same data and
+    /// signatures.
+    fn verify(
+        &mut self,
+        set: &Rrset,
+        zone: &Name,
+        keys: &[Dnskey],
+    ) -> Result<crate::verify::Verified, BogusReason> {
+        let mut key = zone.to_canonical_wire();
+        key.extend_from_slice(&set.owner.to_canonical_wire());
+        key.extend_from_slice(&set.rtype.to_be_bytes());
+        let mut rdatas: Vec<&Vec<u8>> = set.rdatas.iter().collect();
+        rdatas.sort();
+        for r in rdatas {
+            key.extend_from_slice(&(r.len() as u16).to_be_bytes());
+            key.extend_from_slice(r);
+        }
+        for sig in &set.rrsigs {
+            key.extend_from_slice(&sig.signed_prefix);
+            key.extend_from_slice(&sig.signature);
+        }
+        // The key set is part of the question: a DNSKEY set must be signed by a key its DS names.
+        for k in keys {
+            key.extend_from_slice(&k.key_tag().to_be_bytes());
+            key.push(k.algorithm);
+        }
+        if let Some(v) = self.verified.get(&key) {
+            return Ok(*v);
+        }
+        let v = verify_rrset(set, zone, keys, self.clock, &mut self.budget)?;
+        self.verified.insert(key, v);
+        Ok(v)
     }
 
     /// Key entries learned during this session, for the caller's cache.
@@ -520,8 +562,14 @@ impl<'a> Session<'a> {
                     }
                 }
                 None if negative => {
-                    // An unsigned denial is fine only in an insecure zone.
-                    let zone = match self.find_keys(&sname)? {
+                    // An unsigned denial is fine only in an insecure zone. A DS lives in the
+                    // parent zone, so its denial comes from there.
+                    let denier = if question.qtype == rtype::DS {
+                        sname.parent().unwrap_or_else(Name::root)
+                    } else {
+                        sname.clone()
+                    };
+                    let zone = match self.find_keys(&denier)? {
                         Keys::Zone => sname.clone(),
                         Keys::Inside(zone) => zone,
                     };
@@ -538,7 +586,7 @@ impl<'a> Session<'a> {
         // Phase 2: verify.
         for (i, zone) in &zones {
             let keys = self.trusted_keys(zone);
-            let v = verify_rrset(&items[*i].set, zone, &keys, self.clock, &mut self.budget).map_err(|r| {
+            let v = self.verify(&items[*i].set, zone, &keys).map_err(|r| {
                 self.step(zone, StepStatus::Bogus, StepDetail::Reason(r.to_string()));
                 Security::Bogus(r)
             })?;
@@ -599,7 +647,7 @@ impl<'a> Session<'a> {
         let keys = self.trusted_keys(zone);
         let mut ttl_cap = u32::MAX;
         for s in denial {
-            let v = verify_rrset(s, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            let v = self.verify(s, zone, &keys).map_err(Security::Bogus)?;
             ttl_cap = ttl_cap.min(v.valid_for).min(v.original_ttl);
         }
         let mut result = if negative {
@@ -945,6 +993,9 @@ impl<'a> Session<'a> {
     /// Asks the registry for `lookup DLV` (or answers from its cached NSECs) and validates the
     /// reply under the registry's own chain, without look-aside.
     fn registry_lookup(&mut self, registry: &Registry, lookup: &Name) -> Result<DlvAnswer, Stop> {
+        if let Some(answer) = self.dlv_answers.get(lookup) {
+            return Ok(answer.clone());
+        }
         if let Some(answer) = self.cached_denial(registry, lookup) {
             return Ok(answer);
         }
@@ -960,6 +1011,9 @@ impl<'a> Session<'a> {
         self.in_lookaside = true;
         let result = self.registry_verdict(registry, lookup, &response);
         self.in_lookaside = false;
+        if let Ok(answer) = &result {
+            self.dlv_answers.insert(lookup.clone(), answer.clone());
+        }
         match result {
             Err(Stop::Final(Security::Bogus(reason))) => Err(Security::Bogus(BogusReason::Lookaside {
                 registry: registry.domain.clone(),
@@ -984,7 +1038,7 @@ impl<'a> Session<'a> {
                 Err(_) => return Ok(DlvAnswer::Unusable),
             };
             let keys = self.trusted_keys(&zone);
-            let v = verify_rrset(set, &zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            let v = self.verify(set, &zone, &keys).map_err(Security::Bogus)?;
             let ds = set.rdatas.iter().filter_map(|r| Ds::parse(r)).collect();
             return Ok(DlvAnswer::Found(ds, set.ttl.min(v.valid_for).min(v.original_ttl)));
         }
@@ -1028,7 +1082,7 @@ impl<'a> Session<'a> {
         let keys = self.trusted_keys(&signer);
         let mut ttl = u32::MAX;
         for s in &denial {
-            let v = verify_rrset(s, &signer, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            let v = self.verify(s, &signer, &keys).map_err(Security::Bogus)?;
             ttl = ttl.min(s.ttl).min(v.valid_for).min(v.original_ttl);
         }
         let nsecs: Vec<Nsec> =
@@ -1158,7 +1212,7 @@ impl<'a> Session<'a> {
                 ttl: set.ttl,
             });
         }
-        match verify_rrset(&set, zone, &supported, self.clock, &mut self.budget) {
+        match self.verify(&set, zone, &supported) {
             Ok(v) => {
                 let rrset = RrsetId { owner: zone.clone(), rtype: rtype::DNSKEY };
                 self.step(zone, StepStatus::Trusted, StepDetail::Signed { rrset, key_tag: v.key_tag });
@@ -1216,7 +1270,7 @@ impl<'a> Session<'a> {
         let keys = self.trusted_keys(zone);
         let answer = group(&response.answer);
         if let Some(set) = answer.iter().find(|s| s.owner == *child && s.rtype == rtype::DS) {
-            let v = verify_rrset(set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            let v = self.verify(set, zone, &keys).map_err(Security::Bogus)?;
             let ds: Vec<Ds> = set.rdatas.iter().filter_map(|r| Ds::parse(r)).collect();
             self.step(child, StepStatus::Trusted, StepDetail::Ds(ds.clone()));
             return Ok(DsStep::Ds { set: ds, ttl: set.ttl.min(v.valid_for).min(v.original_ttl) });
@@ -1229,7 +1283,7 @@ impl<'a> Session<'a> {
             return Err(Security::Bogus(BogusReason::DsUnproven { zone: child.clone() }).into());
         }
         for set in &proofs {
-            verify_rrset(set, zone, &keys, self.clock, &mut self.budget).map_err(Security::Bogus)?;
+            self.verify(set, zone, &keys).map_err(Security::Bogus)?;
         }
         let records: Vec<_> = response.authority.iter().collect();
         let nsecs: Vec<Nsec> =

@@ -68,9 +68,12 @@ fn dlv_queries(asked: &[KeyQuery]) -> Vec<String> {
 fn dlv_anchor_zone_under_an_unsigned_tld_is_secure() {
     let (v, asked) = check("yax.unsignedtld.", rtype::A);
     assert_eq!(v.security, Security::Secure, "{}", v.security);
-    // dlv2.example. (subtree unsignedtld.) first: its NXDOMAIN proof also shows that its apex,
-    // where a DLV for unsignedtld. itself would be, holds none, so it is not asked again.
-    assert_eq!(dlv_queries(&asked), vec!["yax.dlv2.example.", "yax.unsignedtld.dlv.example."]);
+    // dlv2.example. (subtree unsignedtld., signed with NSEC3) first, one label at a time: yax,
+    // then its apex (where the DLV for unsignedtld. itself would be); then dlv.example.
+    assert_eq!(
+        dlv_queries(&asked),
+        vec!["yax.dlv2.example.", "dlv2.example.", "yax.unsignedtld.dlv.example."]
+    );
     assert!(
         v.summary().contains("yax.unsignedtld. [L]") || v.summary().contains("yax.unsignedtld. [T]"),
         "{}",
@@ -121,10 +124,15 @@ fn dlv_insecure_no_dlv_anywhere_stays_insecure() {
         v.security,
         Security::Insecure(InsecureReason::NoDs { zone: name("unsignedtld."), proof: DenialKind::Nsec })
     );
-    // The walk stops at the insecure point unsignedtld.: never above it (downgrade rule).
+    // The walk stops at the insecure point unsignedtld.: never above it (downgrade rule). In
+    // dlv.example. (subtree: the root) the apex would stand for the root: never asked. In
+    // dlv2.example. (subtree unsignedtld.) the apex stands for unsignedtld. itself: asked.
     let q = dlv_queries(&asked);
-    assert!(!q.iter().any(|n| n == "dlv.example." || n == "dlv2.example."), "{q:?}");
-    assert!(q.iter().all(|n| n.contains("unsignedtld.") || n.starts_with("nodlv.")), "{q:?}");
+    assert!(!q.iter().any(|n| n == "dlv.example."), "{q:?}");
+    assert!(
+        q.iter().all(|n| n.contains("unsignedtld.") || n.starts_with("nodlv.") || n == "dlv2.example."),
+        "{q:?}"
+    );
 }
 
 #[test]
@@ -280,8 +288,9 @@ impl KeyCache for Cache {
 
 #[test]
 fn dlv_insecure_negcache_second_lookup_uses_cached_nsecs() {
+    // dlv.example. is signed with NSEC, whose proofs can be cached and reused (RFC 5074 §6).
     let auth = Authority::fixtures();
-    let v = validator();
+    let v = Validator::new(anchors(true)).with_registries(vec![registries().remove(0)]);
     let (first, asked1, keys, denials) = run(&v, &auth, "www.nodlv.unsignedtld.", rtype::A, &NoKeyCache);
     assert!(matches!(first.security, Security::Insecure(_)));
     assert!(!dlv_queries(&asked1).is_empty());
@@ -324,4 +333,52 @@ fn a_shared_cache_keeps_every_verdict() {
         cache.keys.extend(keys);
         cache.denials.extend(denials.into_iter().map(|(r, n, _)| (r, n)));
     }
+}
+
+#[test]
+fn dlv_ds_lookup_ds_of_a_zone_under_an_unsigned_parent_is_insecure() {
+    // The DS of yax.unsignedtld. is denied by the unsigned parent: insecure, even though a
+    // registry vouches for yax.unsignedtld.'s own keys.
+    let (v, _) = check("yax.unsignedtld.", rtype::DS);
+    assert!(matches!(v.security, Security::Insecure(_)), "{}", v.security);
+}
+
+#[test]
+fn dlv_keyretry_dlv_found_but_the_keys_are_expired_is_bogus() {
+    let (v, _) = check("www.expiredkeys.unsignedtld.", rtype::A);
+    match v.security {
+        Security::Bogus(BogusReason::SignatureExpired { zone, .. }) => {
+            assert_eq!(zone, name("expiredkeys.unsignedtld."))
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn dlv_optout_child_of_an_opt_out_span_with_a_dlv_is_secure() {
+    let (v, _) = check("www.unsigned.optout.example.", rtype::A);
+    assert_eq!(v.security, Security::Secure, "{}", v.security);
+}
+
+#[test]
+fn dlv_remove_nodel_a_registry_that_does_not_exist_leaves_insecure() {
+    let auth = Authority::fixtures();
+    let v = Validator::new(anchors(true))
+        .with_registries(vec![Registry { domain: name("nosuch.example."), subtree: Name::root() }]);
+    let (verdict, asked, _, _) = run(&v, &auth, "yax.unsignedtld.", rtype::A, &NoKeyCache);
+    assert_eq!(
+        verdict.security,
+        Security::Insecure(InsecureReason::NoDs { zone: name("unsignedtld."), proof: DenialKind::Nsec })
+    );
+    assert!(!dlv_queries(&asked).is_empty());
+}
+
+#[test]
+fn cname_from_a_root_secured_zone_into_a_dlv_secured_one_is_secure() {
+    let (v, _) = check("todlv.secure.example.", rtype::A);
+    assert_eq!(v.security, Security::Secure, "{}", v.security);
+    let auth = Authority::fixtures();
+    let plain = Validator::new(anchors(true));
+    let (v, _, _, _) = run(&plain, &auth, "todlv.secure.example.", rtype::A, &NoKeyCache);
+    assert!(matches!(v.security, Security::Insecure(_)), "without registries: {}", v.security);
 }

@@ -122,11 +122,16 @@ fn second_lookup_is_answered_from_the_registry_nsecs() {
     let d = h.daemon(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let m = ask(d.addr, "www.nodlv.unsignedtld.", rtype::A, Opts::default());
     assert!(!m.has_flag(flags::AD));
-    let first: usize = counts.lock().unwrap().values().sum();
-    assert!(first > 0, "the registries were asked");
+    // dlv.example. is signed with NSEC: its proofs are cached and reused (RFC 5074 §6).
+    // (dlv2.example. uses NSEC3, which cannot be reused for other names: it is asked again.)
+    let nsec_registry = |c: &HashMap<String, usize>| -> usize {
+        c.iter().filter(|(n, _)| n.ends_with(".dlv.example.")).map(|(_, k)| k).sum()
+    };
+    let first = nsec_registry(&counts.lock().unwrap());
+    assert!(first > 0, "the registry was asked");
     // Another name of the same zone, not in the answer cache: the cached NSECs answer for it.
     let m = ask(d.addr, "mail.nodlv.unsignedtld.", rtype::A, Opts::default());
     assert_eq!(m.rcode(), rcode::NXDOMAIN);
-    let second: usize = counts.lock().unwrap().values().sum();
-    assert_eq!(second, first, "no registry query for the second name: {:?}", counts.lock().unwrap());
+    let second = nsec_registry(&counts.lock().unwrap());
+    assert_eq!(second, first, "no dlv.example. query for the second name: {:?}", counts.lock().unwrap());
 }
