@@ -293,3 +293,55 @@ fn answers_are_cached() {
         ttl(&second)
     );
 }
+
+fn limits_config(h: &Hierarchy, name: &str, limits: &str) -> String {
+    let path = h.dir.join(name);
+    std::fs::write(&path, format!("trust-anchors = [\"{}\"]\n\n[limits]\n{limits}\n", h.anchor.display()))
+        .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn queries_over_the_in_flight_cap_get_servfail_at_once() {
+    let h = hierarchy!();
+    // One query in flight at most; the upstream never answers, so the first holds its slot.
+    let silent = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let config = limits_config(h, "inflight.toml", "max-inflight = 1\nupstream-timeout-ms = 2000");
+    let d = h.daemon(&["--config", &config, "--upstream", &silent.local_addr().unwrap().to_string()]);
+    // Let the harness's start-up probe give up its slot.
+    std::thread::sleep(Duration::from_millis(2500));
+    let first = std::thread::spawn({
+        let addr = d.addr;
+        move || {
+            udp_exchange(
+                addr,
+                &query_bytes(1, "www.secure.example.", rtype::A, Opts::default()),
+                Duration::from_secs(5),
+            )
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    let m = ask(d.addr, "www.secure.example.", rtype::AAAA, Opts::default());
+    assert!(start.elapsed() < Duration::from_secs(1), "answered at once, not after the upstream timeout");
+    assert_eq!(m.rcode(), rcode::SERVFAIL);
+    assert!(ede(&m)[0].1.contains("too many queries in flight"), "{:?}", ede(&m));
+    // The first one is answered too, when its upstream gives up: never silence.
+    let first = Message::parse(&first.join().unwrap().expect("first query answered")).unwrap();
+    assert_eq!(first.rcode(), rcode::SERVFAIL);
+}
+
+#[test]
+fn idle_tcp_connections_are_closed() {
+    use std::io::Read;
+    let h = hierarchy!();
+    let config = limits_config(h, "idle.toml", "tcp-idle-timeout = 1");
+    let d = h.daemon(&["--config", &config]);
+    let mut s = std::net::TcpStream::connect(d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 1];
+    let n = s.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the daemon closed the idle connection");
+    assert!(start.elapsed() < Duration::from_secs(3));
+}
