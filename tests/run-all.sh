@@ -5,10 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in nsd:nsd unbound:unbound ldns-signzone:ldnsutils dnssec-signzone:bind9-utils dig:bind9-dnsutils; do
+for pair in nsd:nsd unbound:unbound ldns-signzone:ldnsutils dnssec-signzone:bind9-utils dig:bind9-dnsutils \
+    unbound-host:unbound-host lua5.4:lua5.4 erl:erlang-base gcc:gcc; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done
+# lua-unbound is a library: look for the module itself.
+[ -e /usr/lib/x86_64-linux-gnu/lua/5.4/lunbound.so ] || ls /usr/lib/*/lua/5.4/lunbound.so >/dev/null 2>&1 || need+=(lua-unbound)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

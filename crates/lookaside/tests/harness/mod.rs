@@ -196,9 +196,34 @@ impl Hierarchy {
         self.daemon_with(args)
     }
 
-    pub fn daemon_with(&self, mut args: Vec<String>) -> Daemon {
+    pub fn daemon_with(&self, args: Vec<String>) -> Daemon {
         let port = free_port(&self.ip);
         let addr: SocketAddr = format!("{}:{port}", self.ip).parse().unwrap();
+        self.daemon_at(addr, args)
+    }
+
+    /// A daemon on port 53 of another loopback address, for clients that only talk to port 53
+    /// (glibc, libunbound's resolv.conf reader).
+    pub fn daemon_on_53(&self, extra: &[&str]) -> Daemon {
+        // Tests run in parallel: pick and bind one address at a time.
+        static PICK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = PICK.lock().unwrap_or_else(|e| e.into_inner());
+        let seed = std::process::id() as usize + 37;
+        let ip = (0..150)
+            .map(|i| format!("127.0.0.{}", 100 + (seed + i * 11) % 150))
+            .find(|ip| {
+                *ip != self.ip
+                    && UdpSocket::bind(format!("{ip}:53")).is_ok()
+                    && TcpListener::bind(format!("{ip}:53")).is_ok()
+            })
+            .expect("a loopback address with port 53 free");
+        let mut args: Vec<String> = vec!["--upstream".into(), self.unbound.to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.daemon_at(format!("{ip}:53").parse().unwrap(), args)
+    }
+
+    fn daemon_at(&self, addr: SocketAddr, mut args: Vec<String>) -> Daemon {
+        let port = addr.port();
         let mut full = vec!["serve".to_string(), "--listen".into(), addr.to_string()];
         if !args.iter().any(|a| a == "--trust-anchor" || a == "--config") {
             full.extend(["--trust-anchor".into(), self.anchor.display().to_string()]);
