@@ -150,6 +150,8 @@ nosrv.secure.example. 3600 IN A 127.0.0.1
 big.secure.example. 3600 IN TXT "$(printf 'x%.0s' {1..250})" "$(printf 'y%.0s' {1..250})"
 big.secure.example. 3600 IN TXT "$(printf 'z%.0s' {1..250})" "$(printf 'w%.0s' {1..250})"
 ZONE
+# Records a test adds to secure.example. (e.g. SRV, A and TLSA of XMPP servers it runs).
+if [ -n "${EXTRA_SECURE_RECORDS:-}" ]; then cat "$EXTRA_SECURE_RECORDS" >> s.src; fi
 delegate s.src sub.secure.example. "${DSLINE[sub.secure.example.]}"
 delegate s.src unsigned.secure.example.
 sign $z s.src

@@ -96,10 +96,12 @@ static HIERARCHY: OnceLock<Option<Hierarchy>> = OnceLock::new();
 impl Hierarchy {
     /// The hierarchy, started on first use; `None` (with a message) where it cannot run.
     pub fn get() -> Option<&'static Hierarchy> {
-        HIERARCHY.get_or_init(Self::start).as_ref()
+        HIERARCHY.get_or_init(|| Self::start(None)).as_ref()
     }
 
-    fn start() -> Option<Self> {
+    /// A hierarchy of one's own, with extra records in secure.example. (zone-file lines); it
+    /// stops when dropped.
+    pub fn start(extra_secure_records: Option<&str>) -> Option<Self> {
         for tool in ["nsd", "unbound", "ldns-signzone", "dnssec-signzone"] {
             if which(tool).is_none() {
                 panic!("{tool} is missing: run tests/run-all.sh, which installs it");
@@ -118,19 +120,28 @@ impl Hierarchy {
         if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if let Some(pid) = name.strip_prefix("lookaside-e2e-")
+                if let Some(rest) = name.strip_prefix("lookaside-e2e-")
+                    && let Some(pid) = rest.split('-').next()
                     && !Path::new("/proc").join(pid).exists()
                 {
                     let _ = std::fs::remove_dir_all(e.path());
                 }
             }
         }
-        let dir = std::env::temp_dir().join(format!("lookaside-e2e-{}", std::process::id()));
+        static INSTANCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("lookaside-e2e-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let zones = dir.join("zones");
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let status = Command::new(repo_root().join("tests/zones/make-zones.sh"))
+        let mut make = Command::new(repo_root().join("tests/zones/make-zones.sh"));
+        if let Some(extra) = extra_secure_records {
+            let path = dir.join("extra-secure.records");
+            std::fs::write(&path, extra).unwrap();
+            make.env("EXTRA_SECURE_RECORDS", path);
+        }
+        let status = make
             .arg(&zones)
             .arg(yyyymmdd(now - 86_400))
             .arg(yyyymmdd(now + 30 * 86_400))
