@@ -62,6 +62,14 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     /// Look-aside registries (`[[lookaside]]`), in precedence order after specificity.
     pub lookaside: Option<Vec<LookasideConfig>>,
+    /// Path of the control socket for `lookaside ctl`.
+    pub control_socket: Option<PathBuf>,
+    /// Answer to CHAOS `version.bind` (default: "lookaside VERSION").
+    pub version_string: Option<String>,
+    /// Refuse CHAOS `version.bind` queries (default false).
+    pub hide_version: Option<bool>,
+    /// Answer to CHAOS `id.server` (default: refused).
+    pub identity: Option<String>,
 }
 
 /// `[[lookaside]]`: one DLV registry.
@@ -137,7 +145,16 @@ pub struct Config {
     pub log_level: String,
     /// Look-aside registries: domain, subtree, anchor file (`None`: chained from the root).
     pub lookaside: Vec<(Name, Name, Option<PathBuf>)>,
+    /// Control socket path.
+    pub control_socket: PathBuf,
+    /// CHAOS `version.bind` answer, `None` to refuse.
+    pub version: Option<String>,
+    /// CHAOS `id.server` answer, `None` to refuse.
+    pub identity: Option<String>,
 }
+
+/// Default control socket.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/lookaside/control.sock";
 
 /// Overrides from the command line.
 #[derive(Debug, Default, Clone)]
@@ -150,6 +167,8 @@ pub struct Overrides {
     pub trust_anchors: Vec<PathBuf>,
     /// `--lookaside DOMAIN[=ANCHOR_FILE]`.
     pub lookaside: Vec<String>,
+    /// `--control-socket`.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// Default listening addresses.
@@ -248,7 +267,19 @@ impl Config {
             let anchor = l.anchor.as_deref().filter(|a| *a != "chained").map(PathBuf::from);
             lookaside.push((domain, subtree, anchor));
         }
+        let version = match (file.hide_version.unwrap_or(false), &file.version_string) {
+            (true, _) => None,
+            (false, Some(v)) => Some(v.clone()),
+            (false, None) => Some(format!("lookaside {}", env!("CARGO_PKG_VERSION"))),
+        };
         Ok(Self {
+            control_socket: overrides
+                .control_socket
+                .clone()
+                .or_else(|| file.control_socket.clone())
+                .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
+            version,
+            identity: file.identity.clone(),
             lookaside,
             listen,
             upstreams,

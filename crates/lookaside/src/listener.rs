@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use lookaside_dnssec::outcome::ede;
 use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_stub::Resolver;
@@ -31,11 +32,15 @@ pub struct ListenerLimits {
     pub tcp_connections: usize,
     /// Idle time before a TCP connection is closed.
     pub tcp_idle: Duration,
+    /// Answer to `version.bind` (CHAOS TXT); `None` refuses.
+    pub version: Option<String>,
+    /// Answer to `id.server` (CHAOS TXT); `None` refuses.
+    pub identity: Option<String>,
 }
 
 /// Shared state of all listeners.
 pub struct Listener {
-    resolver: Arc<Resolver>,
+    resolver: Arc<ArcSwap<Resolver>>,
     inflight: Arc<Semaphore>,
     tcp_slots: Arc<Semaphore>,
     limits: ListenerLimits,
@@ -57,7 +62,7 @@ pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Vec<(UdpSocket, TcpLi
 
 impl Listener {
     /// Listener state over a resolver.
-    pub fn new(resolver: Arc<Resolver>, limits: ListenerLimits) -> Arc<Self> {
+    pub fn new(resolver: Arc<ArcSwap<Resolver>>, limits: ListenerLimits) -> Arc<Self> {
         Arc::new(Self {
             resolver,
             inflight: Arc::new(Semaphore::new(limits.max_inflight)),
@@ -185,6 +190,10 @@ impl Listener {
                 return Some(error_response(id, flags, rcode, question.as_ref(), None, None));
             }
         };
+        if query.question.qclass == rtype::CLASS_CH {
+            let l = &self.limits;
+            return Some(respond::chaos_response(&query, l.version.as_deref(), l.identity.as_deref()));
+        }
         if query.question.qclass != rtype::CLASS_IN {
             return Some(error_response(
                 query.id,
@@ -195,7 +204,9 @@ impl Listener {
                 None,
             ));
         }
-        let res = self.resolver.resolve(&query.question, query.checking_disabled()).await;
+        // A reload swaps the resolver; a query in progress finishes with the one it started with.
+        let resolver = self.resolver.load_full();
+        let res = resolver.resolve(&query.question, query.checking_disabled()).await;
         let limit = if udp { query.udp_limit() } else { 65535 };
         Some(respond::build_response(&query, &res, limit))
     }

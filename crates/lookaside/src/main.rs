@@ -1,6 +1,7 @@
 //! `lookaside`: a validating DNS stub resolver with DNSSEC look-aside validation.
 
 mod config;
+mod control;
 mod listener;
 mod tools;
 
@@ -8,7 +9,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use tokio::signal::unix::SignalKind;
 
 use clap::{Args, Parser, Subcommand};
 use lookaside_dnssec::Validator;
@@ -54,6 +58,19 @@ enum Command {
         common: CommonArgs,
         #[command(flatten)]
         lookup: LookupArgs,
+    },
+    /// Control a running daemon: status, flush [NAME], flush-bogus, nta add NAME [--for 1h],
+    /// nta list, nta remove NAME, reload. Exit status 3 when the daemon is not running.
+    Ctl {
+        /// Configuration file naming the control socket.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// The control socket (default: the config's control-socket, else /run/lookaside/control.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
     },
     /// XMPP/DANE report for a domain: SRV records, their targets' addresses and TLSA records,
     /// verdicts, which certificate names are acceptable, and whether DANE can be used.
@@ -106,6 +123,9 @@ struct CommonArgs {
     /// validated through the root chain.
     #[arg(long, value_name = "DOMAIN[=ANCHOR_FILE]")]
     lookaside: Vec<String>,
+    /// Control socket for `lookaside ctl` (overrides the file).
+    #[arg(long)]
+    control_socket: Option<PathBuf>,
 }
 
 impl CommonArgs {
@@ -115,6 +135,7 @@ impl CommonArgs {
             upstreams: self.upstream.clone(),
             trust_anchors: self.trust_anchor.clone(),
             lookaside: self.lookaside.clone(),
+            control_socket: self.control_socket.clone(),
         };
         Config::load(self.config.as_deref(), &overrides)
     }
@@ -140,6 +161,17 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Ctl { config, socket, command } => {
+            let path = socket.unwrap_or_else(|| {
+                let file = config
+                    .as_deref()
+                    .and_then(|p| std::fs::read_to_string(p).ok().map(|t| (p.to_path_buf(), t)));
+                file.and_then(|(p, t)| config::parse_file(&t, &p).ok())
+                    .and_then(|f| f.control_socket)
+                    .unwrap_or_else(|| config::DEFAULT_CONTROL_SOCKET.into())
+            });
+            control::client(&path, &command.join(" "))
+        }
         Command::Query { common, lookup, dnssec } => {
             run_tool(&common, lookup.server.clone().as_deref(), |r| async move {
                 let (name, t) = parse_lookup(&lookup)?;
@@ -247,6 +279,7 @@ fn check_config(file: &std::path::Path) -> ExitCode {
         upstream: vec![],
         trust_anchor: vec![],
         lookaside: vec![],
+        control_socket: None,
     };
     let cfg = match args.load().and_then(|c| c.anchors(now()).map(|a| (c, a))) {
         Ok(x) => x,
@@ -331,29 +364,87 @@ fn serve(args: &CommonArgs) -> ExitCode {
             lookaside = ?config.lookaside.iter().map(|(d, _, _)| d.to_string()).collect::<Vec<_>>(),
             "lookaside {} ready", env!("CARGO_PKG_VERSION")
         );
-        let resolver = Arc::new(build_resolver(&config, anchors));
+        let resolver = Arc::new(ArcSwap::from_pointee(build_resolver(&config, anchors)));
         let limits = ListenerLimits {
             max_inflight: config.max_inflight,
             tcp_connections: config.tcp_connections,
             tcp_idle: Duration::from_secs(config.tcp_idle_timeout),
+            version: config.version.clone(),
+            identity: config.identity.clone(),
         };
-        let listener = Listener::new(resolver, limits);
-        tokio::select! {
-            _ = listener.run(sockets) => {}
-            _ = tokio::signal::ctrl_c() => info!("interrupted, exiting"),
-            _ = terminate() => info!("terminated, exiting"),
+        let listener = Listener::new(resolver.clone(), limits);
+        let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
+        let control = Arc::new(control::Control { resolver: resolver.clone(), started: Instant::now(), reload: reload_tx });
+        tokio::spawn(control.serve(config.control_socket.clone()));
+        let serving = tokio::spawn(listener.run(sockets));
+        // Listeners bound and anchors loaded: tell systemd (Type=notify); a no-op elsewhere.
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        let watchdog = watchdog_interval();
+        let mut hangup = signal(SignalKind::hangup());
+        let mut term = signal(SignalKind::terminate());
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { info!("interrupted, exiting"); break; }
+                _ = recv(&mut term) => { info!("terminated, exiting"); break; }
+                _ = recv(&mut hangup) => {
+                    let _ = reload(args, &resolver);
+                }
+                Some(reply) = reload_rx.recv() => {
+                    let _ = reply.send(reload(args, &resolver));
+                }
+                _ = tokio::time::sleep(watchdog.unwrap_or(Duration::from_secs(3600))), if watchdog.is_some() => {
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                }
+            }
         }
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        serving.abort();
+        // Queries already accepted finish within the upstream timeout.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         ExitCode::SUCCESS
     })
 }
 
-async fn terminate() {
-    #[cfg(unix)]
-    {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Half the systemd watchdog interval, when systemd asks for keep-alives.
+fn watchdog_interval() -> Option<Duration> {
+    let mut usec = 0;
+    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+}
+
+fn signal(kind: SignalKind) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind).ok()
+}
+
+async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
             s.recv().await;
-            return;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Re-reads the configuration and anchor files and swaps in a new resolver; on any error the
+/// old configuration keeps serving. Listening addresses and limits need a restart.
+fn reload(args: &CommonArgs, current: &ArcSwap<Resolver>) -> Result<(), String> {
+    let setup = args
+        .load()
+        .and_then(|c| c.require_upstreams().map(|()| c))
+        .and_then(|c| c.anchors(now()).map(|a| (c, a)));
+    match setup {
+        Ok((config, anchors)) => {
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+            let old = current.load_full();
+            let new = build_resolver(&config, anchors)
+                .with_shared(old.stats.clone(), old.negative_anchors().clone());
+            current.store(Arc::new(new));
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+            info!("configuration reloaded");
+            Ok(())
+        }
+        Err(e) => {
+            error!("reload failed, keeping the running configuration: {e}");
+            Err(e.to_string())
         }
     }
-    std::future::pending::<()>().await
 }

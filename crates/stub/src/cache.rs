@@ -101,6 +101,16 @@ impl AnswerCache {
     pub fn clear(&self) {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
+
+    /// Drops the entries for which `drop` is true; returns how many.
+    pub fn remove_where(&self, drop: impl Fn(&CacheKey, &CachedAnswer) -> bool) -> usize {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let keys: Vec<CacheKey> = inner.iter().filter(|(k, v)| drop(k, v)).map(|(k, _)| k.clone()).collect();
+        for k in &keys {
+            inner.pop(k);
+        }
+        keys.len()
+    }
 }
 
 /// Validated key entries (trusted DNSKEY sets, insecure points), by zone.

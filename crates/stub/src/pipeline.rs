@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use lookaside_dnssec::chain::{Progress, Validator};
+use lookaside_dnssec::name::Name;
 use lookaside_dnssec::outcome::{IndeterminateReason, Security};
 use lookaside_dnssec::rdata::soa_minimum;
 use lookaside_dnssec::rtype::{self, rcode};
@@ -77,8 +78,48 @@ pub struct Resolver {
     unchecked: AnswerCache,
     keys: KeyStore,
     config: ResolverConfig,
-    /// Verdict counters.
-    pub stats: VerdictStats,
+    /// Verdict counters (shared across reloads).
+    pub stats: Arc<VerdictStats>,
+    ntas: Arc<NegativeAnchors>,
+}
+
+/// Negative trust anchors added at run time (RFC 7646), each with an expiry, as BIND's
+/// `rndc nta`. Shared across reloads.
+#[derive(Debug, Default)]
+pub struct NegativeAnchors {
+    inner: std::sync::Mutex<Vec<(Name, Instant)>>,
+}
+
+impl NegativeAnchors {
+    /// Adds (or extends) an anchor for `zone` until `until`.
+    pub fn add(&self, zone: Name, until: Instant) {
+        let mut list = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|(z, _)| *z != zone);
+        list.push((zone, until));
+    }
+
+    /// Removes the anchor for `zone`; true when there was one.
+    pub fn remove(&self, zone: &Name) -> bool {
+        let mut list = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let before = list.len();
+        list.retain(|(z, _)| z != zone);
+        list.len() != before
+    }
+
+    /// The live anchors with their remaining time.
+    pub fn list(&self) -> Vec<(Name, std::time::Duration)> {
+        let now = Instant::now();
+        let mut list = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|(_, until)| *until > now);
+        list.iter().map(|(z, until)| (z.clone(), *until - now)).collect()
+    }
+
+    /// The live anchor covering `name`, if any.
+    pub fn covering(&self, name: &Name) -> Option<Name> {
+        let now = Instant::now();
+        let list = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter().filter(|(z, until)| *until > now && name.is_at_or_below(z)).map(|(z, _)| z.clone()).next()
+    }
 }
 
 impl Resolver {
@@ -91,8 +132,39 @@ impl Resolver {
             upstreams,
             validator,
             config,
-            stats: VerdictStats::default(),
+            stats: Arc::new(VerdictStats::default()),
+            ntas: Arc::new(NegativeAnchors::default()),
         }
+    }
+
+    /// Shares counters and run-time negative trust anchors with the resolver this one replaces.
+    pub fn with_shared(mut self, stats: Arc<VerdictStats>, ntas: Arc<NegativeAnchors>) -> Self {
+        self.stats = stats;
+        self.ntas = ntas;
+        self
+    }
+
+    /// The run-time negative trust anchors.
+    pub fn negative_anchors(&self) -> &Arc<NegativeAnchors> {
+        &self.ntas
+    }
+
+    /// Numbers of cached answers and of cached zone keys.
+    pub fn cache_sizes(&self) -> (usize, usize) {
+        (self.answers.len() + self.unchecked.len(), self.keys.len())
+    }
+
+    /// Drops cached answers at or below `name` (and every cached key, which is cheap to refetch).
+    pub fn flush_name(&self, name: &Name) -> usize {
+        let n = self.answers.remove_where(|k, _| k.name.is_at_or_below(name))
+            + self.unchecked.remove_where(|k, _| k.name.is_at_or_below(name));
+        self.keys.clear();
+        n
+    }
+
+    /// Drops cached bogus and failed answers.
+    pub fn flush_bogus(&self) -> usize {
+        self.answers.remove_where(|_, v| !matches!(v.security, Security::Secure | Security::Insecure(_)))
     }
 
     /// The upstreams (for counters).
@@ -147,6 +219,18 @@ impl Resolver {
             return self.resolve_unchecked(question, key).await;
         }
         self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
+        if let Some(zone) = self.ntas.covering(&question.name) {
+            // Under a run-time negative trust anchor: the data, unjudged and uncached.
+            let mut r = self.resolve_unchecked(question, key).await;
+            if r.response.is_some() {
+                r.security =
+                    Security::Insecure(lookaside_dnssec::outcome::InsecureReason::NegativeTrustAnchor {
+                        zone,
+                    });
+            }
+            self.count(&r.security);
+            return r;
+        }
         let mut result = self.resolve_validated(question, None).await;
         if result.0.security.is_bogus()
             && self.upstreams.addrs().len() > 1

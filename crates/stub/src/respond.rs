@@ -151,6 +151,47 @@ pub fn error_response(
     w.finish()
 }
 
+/// The answer to a CHAOS-class TXT query for `version.bind`/`version.server` or
+/// `id.server`/`hostname.bind` (the conventions of BIND and RFC 4892), or REFUSED when the
+/// operator chose not to tell.
+pub fn chaos_response(query: &ClientQuery, version: Option<&str>, identity: Option<&str>) -> Vec<u8> {
+    let name = query.question.name.to_string().to_ascii_lowercase();
+    let text = match name.as_str() {
+        "version.bind." | "version.server." => version,
+        "id.server." | "hostname.bind." => identity,
+        _ => None,
+    };
+    let Some(text) = text.filter(|_| matches!(query.question.qtype, rtype::TXT | rtype::ANY)) else {
+        return error_response(
+            query.id,
+            query.flags,
+            rcode::REFUSED,
+            Some(&query.question),
+            query.edns.as_ref(),
+            None,
+        );
+    };
+    let mut rdata = Vec::with_capacity(text.len() + 1);
+    for chunk in text.as_bytes().chunks(255) {
+        rdata.push(chunk.len() as u8);
+        rdata.extend_from_slice(chunk);
+    }
+    let mut w = Writer::new(query.id, response_flags(query.flags, rcode::NOERROR) | flags::AA);
+    w.question(&query.question);
+    let record = Record {
+        owner: query.question.name.clone(),
+        rtype: rtype::TXT,
+        class: rtype::CLASS_CH,
+        ttl: 0,
+        rdata,
+    };
+    w.record(Section::Answer, &record);
+    if let Some(e) = response_edns(query.edns.as_ref(), None) {
+        w.edns(&e);
+    }
+    w.finish()
+}
+
 /// The EDE text for a failed answer: the reason and, where known, the chain summary.
 fn ede_for(res: &Resolution) -> Option<(u16, String)> {
     let (code, reason) = res.security.ede()?;

@@ -24,9 +24,14 @@ pub struct Guarded {
 
 impl Guarded {
     pub fn spawn(name: &str, program: &str, args: &[&str], log: &Path) -> Self {
+        Self::spawn_env(name, program, args, log, &[])
+    }
+
+    pub fn spawn_env(name: &str, program: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Self {
         let log = std::fs::File::create(log).expect("log file");
         let err = log.try_clone().expect("log file");
         let child = Command::new("sh")
+            .envs(env.iter().copied())
             .arg("-c")
             .arg(r#"exec 3<&0; "$@" <&- & p=$!; (cat <&3 >/dev/null; kill $p 2>/dev/null) & wait $p"#)
             .arg("sh")
@@ -210,7 +215,16 @@ impl Hierarchy {
     pub fn daemon_with(&self, args: Vec<String>) -> Daemon {
         let port = free_port(&self.ip);
         let addr: SocketAddr = format!("{}:{port}", self.ip).parse().unwrap();
-        self.daemon_at(addr, args)
+        self.daemon_at(addr, args, &[])
+    }
+
+    /// A daemon with extra environment variables (e.g. NOTIFY_SOCKET).
+    pub fn daemon_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let port = free_port(&self.ip);
+        let addr: SocketAddr = format!("{}:{port}", self.ip).parse().unwrap();
+        let mut args: Vec<String> = vec!["--upstream".into(), self.unbound.to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.daemon_at(addr, args, env)
     }
 
     /// A daemon on port 53 of another loopback address, for clients that only talk to port 53
@@ -230,21 +244,28 @@ impl Hierarchy {
             .expect("a loopback address with port 53 free");
         let mut args: Vec<String> = vec!["--upstream".into(), self.unbound.to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        self.daemon_at(format!("{ip}:53").parse().unwrap(), args)
+        self.daemon_at(format!("{ip}:53").parse().unwrap(), args, &[])
     }
 
-    fn daemon_at(&self, addr: SocketAddr, mut args: Vec<String>) -> Daemon {
+    fn daemon_at(&self, addr: SocketAddr, mut args: Vec<String>, env: &[(&str, &str)]) -> Daemon {
         let port = addr.port();
-        let mut full = vec!["serve".to_string(), "--listen".into(), addr.to_string()];
+        let control = self.dir.join(format!("control-{}-{port}.sock", addr.ip()));
+        let mut full = vec![
+            "serve".to_string(),
+            "--listen".into(),
+            addr.to_string(),
+            "--control-socket".into(),
+            control.display().to_string(),
+        ];
         if !args.iter().any(|a| a == "--trust-anchor" || a == "--config") {
             full.extend(["--trust-anchor".into(), self.anchor.display().to_string()]);
         }
         full.append(&mut args);
         let log = self.dir.join(format!("lookaside-{port}.log"));
         let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-        let proc = Guarded::spawn("lookaside", env!("CARGO_BIN_EXE_lookaside"), &refs, &log);
+        let proc = Guarded::spawn_env("lookaside", env!("CARGO_BIN_EXE_lookaside"), &refs, &log, env);
         wait_for(addr, ".", &log);
-        Daemon { addr, log, _proc: proc }
+        Daemon { addr, log, control, _proc: proc }
     }
 }
 
@@ -252,12 +273,42 @@ impl Hierarchy {
 pub struct Daemon {
     pub addr: SocketAddr,
     pub log: PathBuf,
+    pub control: PathBuf,
     _proc: Guarded,
 }
 
 impl Daemon {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The daemon's own PID (found by its unique control socket path in /proc), for signals.
+    pub fn pid(&self) -> u32 {
+        let needle = self.control.display().to_string();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.starts_with(env!("CARGO_BIN_EXE_lookaside")) && cmdline.contains(&needle) {
+                return pid;
+            }
+        }
+        panic!("daemon process not found");
+    }
+
+    /// Runs `lookaside ctl` against this daemon.
+    pub fn ctl(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_lookaside"))
+            .arg("ctl")
+            .arg("--socket")
+            .arg(&self.control)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
     }
 }
 

@@ -1,0 +1,208 @@
+//! `lookaside ctl`: a line-based control protocol over a Unix socket that only root and the
+//! daemon's owner can open (mode 0600): `status`, `flush [NAME]`, `flush-bogus`,
+//! `nta add NAME [DURATION]`, `nta list`, `nta remove NAME`, `reload`. One command per
+//! connection; the reply is text, its first line `ok` or `error: …`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use lookaside_dnssec::name::Name;
+use lookaside_stub::Resolver;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// Default lifetime of a negative trust anchor (BIND's `rndc nta` default).
+pub const DEFAULT_NTA_LIFETIME: Duration = Duration::from_secs(3600);
+/// Longest negative trust anchor lifetime (BIND caps at one week).
+pub const MAX_NTA_LIFETIME: Duration = Duration::from_secs(7 * 86400);
+
+/// What the control server needs.
+pub struct Control {
+    /// The resolver in service (swapped on reload).
+    pub resolver: Arc<ArcSwap<Resolver>>,
+    /// When the daemon started.
+    pub started: Instant,
+    /// Asks the main loop to reload; the reply says whether it worked.
+    pub reload: mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
+}
+
+/// Parses `30s`, `10m`, `1h`, `2d` or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+impl Control {
+    /// Binds the socket (replacing a stale one) and serves commands until the process ends.
+    pub async fn serve(self: Arc<Self>, path: PathBuf) {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::remove_file(&path);
+        let listener = match UnixListener::bind(&path) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!("control socket {}: {e}; `lookaside ctl` will not work", path.display());
+                return;
+            }
+        };
+        restrict(&path);
+        info!("control socket {}", path.display());
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let this = self.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut line = String::new();
+                if BufReader::new(read).read_line(&mut line).await.is_err() {
+                    return;
+                }
+                let reply = this.execute(line.trim()).await;
+                let _ = write.write_all(reply.as_bytes()).await;
+            });
+        }
+    }
+
+    async fn execute(&self, command: &str) -> String {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let resolver = self.resolver.load_full();
+        match words.as_slice() {
+            ["status"] => {
+                let s = &resolver.stats;
+                let (answers, keys) = resolver.cache_sizes();
+                let mut out = format!("ok\nuptime {} s\n", self.started.elapsed().as_secs());
+                for (addr, failures) in resolver.upstreams().health() {
+                    let state = if failures == 0 {
+                        "healthy".to_string()
+                    } else {
+                        format!("{failures} consecutive failures")
+                    };
+                    out.push_str(&format!("upstream {addr} {state}\n"));
+                }
+                out.push_str(&format!("cache answers {answers} keys {keys}\n"));
+                out.push_str(&format!(
+                    "answers secure {} insecure {} bogus {} indeterminate {}\n",
+                    s.secure.load(Ordering::Relaxed),
+                    s.insecure.load(Ordering::Relaxed),
+                    s.bogus.load(Ordering::Relaxed),
+                    s.indeterminate.load(Ordering::Relaxed)
+                ));
+                out.push_str(&format!(
+                    "cache hits {} misses {}\n",
+                    s.cache_hits.load(Ordering::Relaxed),
+                    s.cache_misses.load(Ordering::Relaxed)
+                ));
+                for (zone, left) in resolver.negative_anchors().list() {
+                    out.push_str(&format!("nta {zone} {} s\n", left.as_secs()));
+                }
+                out
+            }
+            ["flush"] => {
+                let (answers, _) = resolver.cache_sizes();
+                resolver.flush();
+                format!("ok\nflushed {answers} answers and every key\n")
+            }
+            ["flush", name] => match Name::parse(name) {
+                Ok(n) => format!("ok\nflushed {} answers at or below {n}\n", resolver.flush_name(&n)),
+                Err(e) => format!("error: {name:?}: {e}\n"),
+            },
+            ["flush-bogus"] => format!("ok\nflushed {} bogus or failed answers\n", resolver.flush_bogus()),
+            ["nta", "add", name, rest @ ..] => {
+                let Ok(zone) = Name::parse(name) else {
+                    return format!("error: {name:?} is not a domain name\n");
+                };
+                let lifetime = match rest {
+                    [] => DEFAULT_NTA_LIFETIME,
+                    [d] | ["--for", d] => match parse_duration(d) {
+                        Some(d) if d <= MAX_NTA_LIFETIME && !d.is_zero() => d,
+                        _ => return format!("error: {d:?} is not a duration of at most 7d (e.g. 30m, 1h)\n"),
+                    },
+                    _ => return "error: usage: nta add NAME [--for DURATION]\n".into(),
+                };
+                resolver.negative_anchors().add(zone.clone(), Instant::now() + lifetime);
+                resolver.flush_name(&zone);
+                info!(%zone, seconds = lifetime.as_secs(), "negative trust anchor added");
+                format!("ok\nnegative trust anchor {zone} for {} s\n", lifetime.as_secs())
+            }
+            ["nta", "list"] => {
+                let mut out = String::from("ok\n");
+                for (zone, left) in resolver.negative_anchors().list() {
+                    out.push_str(&format!("{zone} {} s\n", left.as_secs()));
+                }
+                out
+            }
+            ["nta", "remove", name] => match Name::parse(name) {
+                Ok(zone) if resolver.negative_anchors().remove(&zone) => {
+                    resolver.flush_name(&zone);
+                    format!("ok\nremoved {zone}\n")
+                }
+                Ok(zone) => format!("error: no negative trust anchor for {zone}\n"),
+                Err(e) => format!("error: {name:?}: {e}\n"),
+            },
+            ["reload"] => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if self.reload.send(tx).await.is_err() {
+                    return "error: the daemon is shutting down\n".into();
+                }
+                match rx.await {
+                    Ok(Ok(())) => "ok\nconfiguration reloaded\n".into(),
+                    Ok(Err(e)) => format!("error: reload failed, the old configuration stays: {e}\n"),
+                    Err(_) => "error: no reply\n".into(),
+                }
+            }
+            _ => {
+                "error: unknown command; try status, flush [NAME], flush-bogus, nta add|list|remove, reload\n"
+                    .into()
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path) {}
+
+/// The client side: sends one command, prints the reply. Exit status 0 for `ok`, 1 for an error
+/// reply, 3 when the daemon is not running (as unbound-control).
+pub fn client(path: &Path, command: &str) -> std::process::ExitCode {
+    use std::io::{Read, Write};
+    let mut stream = match std::os::unix::net::UnixStream::connect(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lookaside ctl: cannot reach the daemon at {}: {e}", path.display());
+            return std::process::ExitCode::from(3);
+        }
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    if writeln!(stream, "{command}").is_err() {
+        return std::process::ExitCode::from(3);
+    }
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    let (status, body) = reply.split_once('\n').unwrap_or((reply.as_str(), ""));
+    print!("{body}");
+    if status == "ok" {
+        std::process::ExitCode::SUCCESS
+    } else {
+        eprintln!("lookaside ctl: {status}");
+        std::process::ExitCode::FAILURE
+    }
+}
