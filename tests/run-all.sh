@@ -27,3 +27,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace --locked "$@"
+# The Dockerfile's own build command (no Docker engine here to build the image itself).
+tests/dockerfile-check.sh

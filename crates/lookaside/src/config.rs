@@ -70,6 +70,10 @@ pub struct FileConfig {
     pub hide_version: Option<bool>,
     /// Answer to CHAOS `id.server` (default: refused).
     pub identity: Option<String>,
+    /// Address of the Prometheus metrics endpoint, e.g. `127.0.0.1:9153` (default: off).
+    pub metrics_listen: Option<String>,
+    /// User to switch to after binding, when started as root outside systemd.
+    pub user: Option<String>,
 }
 
 /// `[[lookaside]]`: one DLV registry.
@@ -151,6 +155,10 @@ pub struct Config {
     pub version: Option<String>,
     /// CHAOS `id.server` answer, `None` to refuse.
     pub identity: Option<String>,
+    /// Prometheus endpoint.
+    pub metrics_listen: Option<SocketAddr>,
+    /// User to drop to.
+    pub user: Option<String>,
 }
 
 /// Default control socket.
@@ -280,6 +288,8 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
             version,
             identity: file.identity.clone(),
+            metrics_listen: file.metrics_listen.as_deref().map(|s| parse_addr(s, 9153)).transpose()?,
+            user: file.user.clone(),
             lookaside,
             listen,
             upstreams,

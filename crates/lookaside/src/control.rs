@@ -3,7 +3,7 @@
 //! `nta add NAME [DURATION]`, `nta list`, `nta remove NAME`, `reload`. One command per
 //! connection; the reply is text, its first line `ok` or `error: …`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -46,21 +46,28 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 impl Control {
-    /// Binds the socket (replacing a stale one) and serves commands until the process ends.
-    pub async fn serve(self: Arc<Self>, path: PathBuf) {
+    /// Binds the socket (replacing a stale one), before privileges are dropped. `None`, with a
+    /// warning, when it cannot: the daemon still serves DNS.
+    pub fn bind(path: &Path) -> Option<UnixListener> {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let _ = std::fs::remove_file(&path);
-        let listener = match UnixListener::bind(&path) {
-            Ok(l) => l,
+        let _ = std::fs::remove_file(path);
+        match UnixListener::bind(path) {
+            Ok(l) => {
+                restrict(path);
+                info!("control socket {}", path.display());
+                Some(l)
+            }
             Err(e) => {
                 warn!("control socket {}: {e}; `lookaside ctl` will not work", path.display());
-                return;
+                None
             }
-        };
-        restrict(&path);
-        info!("control socket {}", path.display());
+        }
+    }
+
+    /// Serves commands until the process ends.
+    pub async fn serve(self: Arc<Self>, listener: UnixListener) {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let this = self.clone();

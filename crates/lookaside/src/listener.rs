@@ -48,14 +48,41 @@ pub struct Listener {
 
 /// Binds every address for UDP and TCP; fails if any is taken (two daemons must never share a
 /// port silently).
-pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Vec<(UdpSocket, TcpListener)>> {
-    let mut out = Vec::new();
+pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Sockets> {
+    let mut out = Sockets::default();
     for a in addrs {
         let udp =
             UdpSocket::bind(a).await.map_err(|e| std::io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
         let tcp =
             TcpListener::bind(a).await.map_err(|e| std::io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
-        out.push((udp, tcp));
+        out.udp.push(udp);
+        out.tcp.push(tcp);
+    }
+    Ok(out)
+}
+
+/// The sockets to serve.
+#[derive(Default)]
+pub struct Sockets {
+    /// UDP sockets.
+    pub udp: Vec<UdpSocket>,
+    /// TCP listeners.
+    pub tcp: Vec<TcpListener>,
+}
+
+/// Sockets passed by systemd socket activation (LISTEN_FDS, sd_listen_fds(3)); empty when not
+/// socket-activated.
+pub fn inherited() -> std::io::Result<Sockets> {
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut out = Sockets::default();
+    for i in 0..fds.len() {
+        if let Ok(Some(s)) = fds.take_udp_socket(i) {
+            s.set_nonblocking(true)?;
+            out.udp.push(UdpSocket::from_std(s)?);
+        } else if let Ok(Some(l)) = fds.take_tcp_listener(i) {
+            l.set_nonblocking(true)?;
+            out.tcp.push(TcpListener::from_std(l)?);
+        }
     }
     Ok(out)
 }
@@ -72,10 +99,12 @@ impl Listener {
     }
 
     /// Serves the bound sockets until the process ends.
-    pub async fn run(self: Arc<Self>, sockets: Vec<(UdpSocket, TcpListener)>) {
+    pub async fn run(self: Arc<Self>, sockets: Sockets) {
         let mut tasks = tokio::task::JoinSet::new();
-        for (udp, tcp) in sockets {
+        for udp in sockets.udp {
             tasks.spawn(self.clone().serve_udp(Arc::new(udp)));
+        }
+        for tcp in sockets.tcp {
             tasks.spawn(self.clone().serve_tcp(tcp));
         }
         while tasks.join_next().await.is_some() {}
@@ -208,7 +237,24 @@ impl Listener {
         let resolver = self.resolver.load_full();
         let res = resolver.resolve(&query.question, query.checking_disabled()).await;
         let limit = if udp { query.udp_limit() } else { 65535 };
-        Some(respond::build_response(&query, &res, limit))
+        let reply = respond::build_response(&query, &res, limit);
+        metrics::counter!("lookaside_queries_total", "protocol" => if udp { "udp" } else { "tcp" })
+            .increment(1);
+        let rc = reply.get(3).map_or(0, |b| b & 0x0f);
+        metrics::counter!("lookaside_responses_total", "rcode" => rcode_label(rc)).increment(1);
+        Some(reply)
+    }
+}
+
+fn rcode_label(rc: u8) -> &'static str {
+    match rc as u16 {
+        rcode::NOERROR => "NOERROR",
+        rcode::FORMERR => "FORMERR",
+        rcode::SERVFAIL => "SERVFAIL",
+        rcode::NXDOMAIN => "NXDOMAIN",
+        rcode::NOTIMP => "NOTIMP",
+        rcode::REFUSED => "REFUSED",
+        _ => "other",
     }
 }
 

@@ -145,15 +145,79 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Logs to stderr, or to the journal when systemd connected stderr to it (JOURNAL_STREAM).
+/// RUST_LOG-style filters; the configured level is the default.
 fn init_logging(level: &str) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    use std::io::IsTerminal;
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        tracing_subscriber::registry().with(filter).with(journald).init();
+        return;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Switches to `user` after the sockets are bound, when started as root and not by systemd
+/// (which runs us as our own user with CAP_NET_BIND_SERVICE instead).
+fn drop_privileges(user: &str) -> Result<(), String> {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 || std::env::var_os("NOTIFY_SOCKET").is_some() {
+        return Ok(());
+    }
+    let cname = std::ffi::CString::new(user).map_err(|_| format!("bad user name {user:?}"))?;
+    // SAFETY: getpwnam takes a NUL-terminated string and returns a pointer to static storage or
+    // null; we read the two ids before any other call that could overwrite it.
+    let (uid, gid) = unsafe {
+        let pw = libc::getpwnam(cname.as_ptr());
+        if pw.is_null() {
+            return Err(format!("no such user {user:?}"));
+        }
+        ((*pw).pw_uid, (*pw).pw_gid)
+    };
+    // SAFETY: plain system calls; order matters: groups and gid before giving up root with setuid.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+            return Err(format!("cannot switch to user {user:?}: {}", std::io::Error::last_os_error()));
+        }
+    }
+    info!(user, uid, gid, "dropped root privileges");
+    Ok(())
+}
+
+/// Warns when the clock lies outside the root DNSKEY signature window: every answer would be
+/// bogus (XMPP hosts are often VMs without a reliable clock).
+async fn check_clock(resolver: Arc<ArcSwap<Resolver>>) {
+    let q = lookaside_dnssec::Question {
+        name: lookaside_dnssec::Name::root(),
+        qtype: lookaside_dnssec::rtype::DNSKEY,
+        qclass: lookaside_dnssec::rtype::CLASS_IN,
+    };
+    let res = resolver.load_full().resolve(&q, true).await;
+    let Some(response) = res.response else { return };
+    let now = now() as u32;
+    for r in response.answer.iter().filter(|r| r.rtype == lookaside_dnssec::rtype::RRSIG) {
+        let Some(sig) = lookaside_dnssec::rdata::Rrsig::parse(&r.rdata) else { continue };
+        let inside = lookaside_dnssec::verify::serial_le(sig.inception, now)
+            && lookaside_dnssec::verify::serial_le(now, sig.expiration);
+        if !inside {
+            tracing::warn!(
+                "the system clock ({}) is outside the root DNSKEY signature window ({} to {}): answers will be bogus until the clock is right",
+                lookaside_dnssec::outcome::format_time(now),
+                lookaside_dnssec::outcome::format_time(sig.inception),
+                lookaside_dnssec::outcome::format_time(sig.expiration)
+            );
+        }
+        return;
+    }
 }
 
 fn main() -> ExitCode {
@@ -349,13 +413,38 @@ fn serve(args: &CommonArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let sockets = match listener::bind(&config.listen).await {
-            Ok(s) => s,
-            Err(e) => {
-                error!("cannot listen: {e}");
-                return ExitCode::FAILURE;
+        // Sockets from systemd socket activation, else our own.
+        let sockets = match listener::inherited() {
+            Ok(s) if !s.udp.is_empty() || !s.tcp.is_empty() => {
+                info!(udp = s.udp.len(), tcp = s.tcp.len(), "using sockets passed by systemd");
+                s
             }
+            _ => match listener::bind(&config.listen).await {
+                Ok(s) => s,
+                Err(e) => {
+                    error!("cannot listen: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
         };
+        let control_socket = control::Control::bind(&config.control_socket);
+        if let Some(addr) = config.metrics_listen {
+            let exporter = metrics_exporter_prometheus::PrometheusBuilder::new().with_http_listener(addr).install();
+            match exporter {
+                Ok(()) => info!(%addr, "Prometheus metrics on http://{addr}/metrics"),
+                Err(e) => {
+                    error!("metrics endpoint {addr}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            metrics::gauge!("lookaside_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        }
+        if let Some(user) = &config.user
+            && let Err(e) = drop_privileges(user)
+        {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
         let anchor_names: Vec<String> = anchors.iter().map(|a| a.zone.to_string()).collect();
         info!(
             listen = ?config.listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -375,7 +464,10 @@ fn serve(args: &CommonArgs) -> ExitCode {
         let listener = Listener::new(resolver.clone(), limits);
         let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
         let control = Arc::new(control::Control { resolver: resolver.clone(), started: Instant::now(), reload: reload_tx });
-        tokio::spawn(control.serve(config.control_socket.clone()));
+        if let Some(l) = control_socket {
+            tokio::spawn(control.serve(l));
+        }
+        tokio::spawn(check_clock(resolver.clone()));
         let serving = tokio::spawn(listener.run(sockets));
         // Listeners bound and anchors loaded: tell systemd (Type=notify); a no-op elsewhere.
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

@@ -32,6 +32,35 @@ fn shipped_config_is_accepted_and_printed_with_defaults() {
 }
 
 #[test]
+fn docker_config_is_accepted() {
+    let (ok, out) = check(&repo().join("config/docker.toml"));
+    assert!(ok, "{out}");
+    assert!(out.contains("listen = [\"0.0.0.0:53\", \"[::]:53\"]"), "{out}");
+}
+
+#[test]
+fn systemd_units_have_what_the_service_needs() {
+    let service = std::fs::read_to_string(repo().join("config/systemd/lookaside.service")).unwrap();
+    for needle in [
+        "Type=notify",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "SystemCallFilter=@system-service",
+        "RuntimeDirectory=lookaside",
+        "User=lookaside",
+    ] {
+        assert!(service.lines().any(|l| l.trim() == needle || l.starts_with(needle)), "{needle}");
+    }
+    let exec = service.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
+    assert!(exec.contains(" serve --config /etc/lookaside/lookaside.toml"));
+    let socket = std::fs::read_to_string(repo().join("config/systemd/lookaside.socket")).unwrap();
+    assert!(socket.contains("ListenDatagram=127.0.0.1:53") && socket.contains("ListenStream=127.0.0.1:53"));
+}
+
+#[test]
 fn shipped_anchor_files_load() {
     let root = repo().join("trust-anchors");
     let text = format!(

@@ -154,13 +154,14 @@ fn upper_casing_relay(h: &Hierarchy) -> SocketAddr {
     addr
 }
 
-fn erlang(d: &Daemon, body: &str) -> String {
+/// Runs Erlang with config/inetrc (ERL_INETRC) pointed at the daemon.
+fn erlang(h: &Hierarchy, d: &Daemon, body: &str) -> String {
     let ip = d.addr.ip().to_string().replace('.', ",");
-    let script = format!(
-        "Opts = [{{nameservers, [{{{{{ip}}}, {port}}}]}}, {{timeout, 5000}}], {body} halt().",
-        port = d.addr.port()
-    );
-    sh(Command::new("erl").args(["-noshell", "-eval", &script]))
+    let inetrc = config_file("inetrc").replace("{127,0,0,1}, 53", &format!("{{{ip}}}, {}", d.addr.port()));
+    assert!(inetrc.contains(&d.addr.port().to_string()), "config/inetrc names a nameserver");
+    let path = write(h, "inetrc", &inetrc);
+    let script = format!("Opts = [{{timeout, 5000}}], {body} halt().");
+    sh(Command::new("erl").env("ERL_INETRC", path).args(["-noshell", "-eval", &script]))
 }
 
 #[test]
@@ -169,6 +170,7 @@ fn erlang_inet_res_as_ejabberd_uses_it() {
     let relay = upper_casing_relay(h);
     let d = h.daemon(&["--upstream", &relay.to_string()]);
     let out = erlang(
+        h,
         &d,
         r#"io:format("srv ~p~n", [inet_res:lookup("_xmpp-server._tcp.secure.example", in, srv, Opts)]),
            io:format("a ~p~n", [inet_res:lookup("xmpp.secure.example", in, a, Opts)]),

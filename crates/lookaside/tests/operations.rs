@@ -194,3 +194,136 @@ fn chaos_version_and_identity() {
     let m = Message::parse(&harness::udp_exchange(d2.addr, &q, Duration::from_secs(3)).unwrap()).unwrap();
     assert_eq!(m.rcode(), rcode::REFUSED);
 }
+
+fn scrape(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body
+}
+
+/// The value of a sample `name{labels}` in Prometheus text exposition format.
+fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (key, value) = l.rsplit_once(' ')?;
+        (key == name_and_labels).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[test]
+fn prometheus_endpoint_counts_queries_and_verdicts() {
+    let h = hierarchy!();
+    let port = harness::free_port(&h.ip);
+    let metrics: std::net::SocketAddr = format!("{}:{port}", h.ip).parse().unwrap();
+    let config = h.dir.join("metrics.toml");
+    std::fs::write(
+        &config,
+        format!("trust-anchors = [\"{}\"]\nmetrics-listen = \"{metrics}\"\n", h.anchor.display()),
+    )
+    .unwrap();
+    let d = h.daemon(&["--config", config.to_str().unwrap()]);
+    ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    ask(d.addr, "www.expired.example.", rtype::A, Opts::default());
+    let first = scrape(metrics);
+    assert!(first.contains("200 OK"), "{first}");
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        sample(&first, &format!("lookaside_build_info{{version=\"{version}\"}}")),
+        Some(1.0),
+        "{first}"
+    );
+    let udp = sample(&first, "lookaside_queries_total{protocol=\"udp\"}").unwrap();
+    assert!(sample(&first, "lookaside_answers_total{verdict=\"bogus\"}").unwrap() >= 1.0, "{first}");
+    assert!(sample(&first, "lookaside_ede_total{code=\"7\"}").unwrap() >= 1.0, "{first}");
+    assert!(sample(&first, "lookaside_signature_checks_total").unwrap() >= 1.0, "{first}");
+    assert!(first.contains("lookaside_upstream_latency_seconds"), "{first}");
+    assert!(sample(&first, "lookaside_responses_total{rcode=\"SERVFAIL\"}").unwrap() >= 1.0, "{first}");
+    ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    let second = scrape(metrics);
+    assert_eq!(sample(&second, "lookaside_queries_total{protocol=\"udp\"}").unwrap(), udp + 1.0);
+    assert!(sample(&second, "lookaside_cache_hits_total").unwrap() >= 1.0, "{second}");
+}
+
+#[test]
+fn root_drops_to_the_configured_user_after_binding() {
+    let h = hierarchy!();
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let config = h.dir.join("user.toml");
+    std::fs::write(&config, format!("trust-anchors = [\"{}\"]\nuser = \"nobody\"\n", h.anchor.display()))
+        .unwrap();
+    let d = h.daemon(&["--config", config.to_str().unwrap()]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(uid.split_whitespace().skip(1).all(|u| u == "65534"), "{uid}");
+    assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
+    assert!(d.log().contains("dropped root privileges"));
+}
+
+#[test]
+fn systemd_socket_activation() {
+    use std::os::unix::io::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let h = hierarchy!();
+    let port = harness::free_port(&h.ip);
+    let addr: std::net::SocketAddr = format!("{}:{port}", h.ip).parse().unwrap();
+    let udp = std::net::UdpSocket::bind(addr).unwrap();
+    let tcp = std::net::TcpListener::bind(addr).unwrap();
+    let (ufd, tfd) = (udp.as_raw_fd(), tcp.as_raw_fd());
+    let control = h.dir.join("activated.sock");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=2 exec \"$0\" serve --upstream \"$1\" --trust-anchor \"$2\" --control-socket \"$3\"")
+        .arg(env!("CARGO_BIN_EXE_lookaside"))
+        .arg(h.unbound.to_string())
+        .arg(&h.anchor)
+        .arg(&control)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(h.dir.join("activated.log")).unwrap());
+    // SAFETY: only dup2 and fcntl, which are async-signal-safe, between fork and exec. Through
+    // high numbers first, in case a source descriptor is 3 or 4 itself.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(ufd, 100) < 0
+                || libc::dup2(tfd, 101) < 0
+                || libc::dup2(100, 3) < 0
+                || libc::dup2(101, 4) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(100);
+            libc::close(101);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop((udp, tcp));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answered = loop {
+        let q = harness::query_bytes(9, "www.secure.example.", rtype::A, Opts::default());
+        if let Some(r) = harness::udp_exchange(addr, &q, Duration::from_millis(300)) {
+            break Message::parse(&r).unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer on the inherited socket: {}",
+            std::fs::read_to_string(h.dir.join("activated.log")).unwrap_or_default()
+        );
+    };
+    let tcp_answer = Message::parse(&harness::tcp_exchange(
+        addr,
+        &harness::query_bytes(10, "www.secure.example.", rtype::A, Opts::default()),
+    ))
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answered.has_flag(flags::AD));
+    assert!(tcp_answer.has_flag(flags::AD));
+}

@@ -84,7 +84,10 @@ impl AnswerCache {
             stored: now,
             expires: now + Duration::from_secs(ttl as u64),
         };
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).put(key, entry);
+        let evicted = self.inner.lock().unwrap_or_else(|e| e.into_inner()).push(key.clone(), entry);
+        if evicted.is_some_and(|(k, _)| k != key) {
+            metrics::counter!("lookaside_cache_evictions_total").increment(1);
+        }
     }
 
     /// Number of entries.

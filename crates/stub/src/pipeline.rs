@@ -193,6 +193,7 @@ impl Resolver {
             // A validated answer serves CD queries too, but never a bogus one: CD wants the data.
             if !checking_disabled || !hit.security.is_bogus() {
                 self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("lookaside_cache_hits_total").increment(1);
                 self.count(&hit.security);
                 return Resolution {
                     age: hit.age(now),
@@ -219,6 +220,7 @@ impl Resolver {
             return self.resolve_unchecked(question, key).await;
         }
         self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("lookaside_cache_misses_total").increment(1);
         if let Some(zone) = self.ntas.covering(&question.name) {
             // Under a run-time negative trust anchor: the data, unjudged and uncached.
             let mut r = self.resolve_unchecked(question, key).await;
@@ -304,6 +306,9 @@ impl Resolver {
                 }
             }
         };
+        metrics::counter!("lookaside_signature_checks_total")
+            .increment(verdict.budget.signature_checks as u64);
+        metrics::counter!("lookaside_key_lookups_total").increment(verdict.budget.key_queries as u64);
         for (zone, entry) in session.learned() {
             self.keys.put(zone.clone(), entry.clone());
         }
@@ -350,6 +355,10 @@ impl Resolver {
     }
 
     fn count(&self, s: &Security) {
+        metrics::counter!("lookaside_answers_total", "verdict" => s.label()).increment(1);
+        if let Some((code, _)) = s.ede() {
+            metrics::counter!("lookaside_ede_total", "code" => code.to_string()).increment(1);
+        }
         let c = match s {
             Security::Secure => &self.stats.secure,
             Security::Insecure(_) => &self.stats.insecure,

@@ -114,12 +114,17 @@ impl Upstreams {
             }
             tried += 1;
             let try_deadline = (Instant::now() + self.try_timeout).min(deadline);
+            let started = Instant::now();
             match self.exchange(server.addr, question, try_deadline).await {
                 Some(m) => {
+                    metrics::histogram!("lookaside_upstream_latency_seconds")
+                        .record(started.elapsed().as_secs_f64());
                     server.failures.store(0, Ordering::Relaxed);
                     return Ok((m, server.addr));
                 }
                 None => {
+                    metrics::counter!("lookaside_upstream_failures_total", "upstream" => server.addr.to_string())
+                        .increment(1);
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
                     server.failures.fetch_add(1, Ordering::Relaxed);
                 }
