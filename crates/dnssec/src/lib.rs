@@ -12,6 +12,7 @@
 //! - The key walk asks for one DS per label between the closest trusted zone and the signer.
 
 pub mod anchor;
+pub mod autotrust;
 pub mod canonical;
 pub mod chain;
 pub mod crypto;

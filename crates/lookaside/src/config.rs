@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use lookaside_dnssec::TrustAnchors;
 use lookaside_dnssec::name::Name;
@@ -74,6 +75,12 @@ pub struct FileConfig {
     pub metrics_listen: Option<String>,
     /// User to switch to after binding, when started as root outside systemd.
     pub user: Option<String>,
+    /// Directory for state kept across restarts (the RFC 5011 root trust point).
+    pub state_directory: Option<PathBuf>,
+    /// RFC 5011 automated updates of the root anchor (default true).
+    pub auto_trust: Option<bool>,
+    /// Seconds between RFC 5011 probes of the root DNSKEY set (default 3600).
+    pub auto_trust_interval: Option<u64>,
 }
 
 /// `[[lookaside]]`: one DLV registry.
@@ -159,7 +166,16 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// User to drop to.
     pub user: Option<String>,
+    /// State directory.
+    pub state_directory: PathBuf,
+    /// RFC 5011 on or off.
+    pub auto_trust: bool,
+    /// Probe interval.
+    pub auto_trust_interval: Duration,
 }
+
+/// Default state directory (systemd's StateDirectory=lookaside).
+pub const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/lookaside";
 
 /// Default control socket.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/lookaside/control.sock";
@@ -290,6 +306,15 @@ impl Config {
             identity: file.identity.clone(),
             metrics_listen: file.metrics_listen.as_deref().map(|s| parse_addr(s, 9153)).transpose()?,
             user: file.user.clone(),
+            state_directory: file.state_directory.clone().unwrap_or_else(|| DEFAULT_STATE_DIRECTORY.into()),
+            // On by default only with the built-in root anchors: a root anchor file (a test root,
+            // a private root) is the operator's to keep.
+            auto_trust: file.auto_trust.unwrap_or_else(|| {
+                !trust_anchor_files
+                    .iter()
+                    .any(|p| std::fs::read_to_string(p).is_ok_and(|t| has_root_anchor(&t)))
+            }),
+            auto_trust_interval: Duration::from_secs(file.auto_trust_interval.unwrap_or(3600).max(1)),
             lookaside,
             listen,
             upstreams,
@@ -335,6 +360,13 @@ impl Config {
                 .add_text(&text, now)
                 .map_err(|source| ConfigError::Anchor { path: path.clone(), source })?;
         }
+        if self.auto_trust
+            && let Some(keys) = self.auto_trust_keys()
+        {
+            // The RFC 5011 state, once there, is the root anchor.
+            anchors = without_root(anchors);
+            anchors.add(lookaside_dnssec::anchor::TrustAnchor { zone: Name::root(), ds: Vec::new(), keys });
+        }
         for n in &self.negative_trust_anchors {
             anchors.add_negative(n.clone());
         }
@@ -346,6 +378,19 @@ impl Config {
 }
 
 impl Config {
+    /// The RFC 5011 state file of the root trust point.
+    pub fn auto_trust_file(&self) -> PathBuf {
+        self.state_directory.join("root.5011")
+    }
+
+    /// The root keys the RFC 5011 state trusts, when there is a state file.
+    pub fn auto_trust_keys(&self) -> Option<Vec<lookaside_dnssec::rdata::Dnskey>> {
+        let text = std::fs::read_to_string(self.auto_trust_file()).ok()?;
+        let tp = lookaside_dnssec::autotrust::TrustPoint::from_text(&text).ok()?;
+        let keys = tp.trusted();
+        (!keys.is_empty()).then_some(keys)
+    }
+
     /// Fails when there is nothing to forward to (checked when serving, not when only checking
     /// a file on another machine).
     pub fn require_upstreams(&self) -> Result<(), ConfigError> {

@@ -463,11 +463,15 @@ fn serve(args: &CommonArgs) -> ExitCode {
         };
         let listener = Listener::new(resolver.clone(), limits);
         let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
+        let reload_tx_for_trust = reload_tx.clone();
         let control = Arc::new(control::Control { resolver: resolver.clone(), started: Instant::now(), reload: reload_tx });
         if let Some(l) = control_socket {
             tokio::spawn(control.serve(l));
         }
         tokio::spawn(check_clock(resolver.clone()));
+        if config.auto_trust {
+            tokio::spawn(auto_trust(config.clone(), resolver.clone(), reload_tx_for_trust));
+        }
         let serving = tokio::spawn(listener.run(sockets));
         // Listeners bound and anchors loaded: tell systemd (Type=notify); a no-op elsewhere.
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
@@ -495,6 +499,106 @@ fn serve(args: &CommonArgs) -> ExitCode {
         tokio::time::sleep(Duration::from_millis(100)).await;
         ExitCode::SUCCESS
     })
+}
+
+/// RFC 5011 for the root: probes the root DNSKEY set, feeds the trust point, writes the state
+/// file, and reloads when the trusted keys change. The first probe seeds the state from the
+/// configured root anchor.
+async fn auto_trust(
+    config: Config,
+    resolver: Arc<ArcSwap<Resolver>>,
+    reload: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
+) {
+    use lookaside_dnssec::autotrust::TrustPoint;
+    use lookaside_dnssec::canonical::group;
+    use lookaside_dnssec::rdata::Dnskey;
+    use lookaside_dnssec::rtype;
+    let path = config.auto_trust_file();
+    let mut warned = false;
+    loop {
+        let q = lookaside_dnssec::Question {
+            name: lookaside_dnssec::Name::root(),
+            qtype: rtype::DNSKEY,
+            qclass: rtype::CLASS_IN,
+        };
+        let current = resolver.load_full();
+        let res = current.resolve(&q, true).await;
+        if let Some(response) = res.response.as_deref()
+            && let Some(set) =
+                group(&response.answer).into_iter().find(|s| s.rtype == rtype::DNSKEY && s.owner.is_root())
+        {
+            let published: Vec<Dnskey> = set.rdatas.iter().filter_map(|r| Dnskey::parse(r)).collect();
+            let clock = lookaside_dnssec::verify::Clock::at(now());
+            let signed_by: Vec<u16> = published
+                .iter()
+                .filter(|k| {
+                    let mut budget = lookaside_dnssec::limits::Budget::default();
+                    lookaside_dnssec::verify::verify_rrset(
+                        &set,
+                        &lookaside_dnssec::Name::root(),
+                        std::slice::from_ref(*k),
+                        clock,
+                        &mut budget,
+                    )
+                    .is_ok()
+                })
+                .map(Dnskey::key_tag)
+                .collect();
+            let mut tp = match std::fs::read_to_string(&path).ok().map(|t| TrustPoint::from_text(&t)) {
+                Some(Ok(tp)) => tp,
+                Some(Err(e)) => {
+                    tracing::warn!("{}: {e}; RFC 5011 updates paused", path.display());
+                    return;
+                }
+                None => {
+                    // Seed from the configured root anchor (DS or keys).
+                    let anchors = current.validator().anchors();
+                    let seeds: Vec<Dnskey> = anchors
+                        .closest(&lookaside_dnssec::Name::root())
+                        .filter(|a| a.zone.is_root())
+                        .map(|a| {
+                            published
+                                .iter()
+                                .filter(|k| {
+                                    a.keys.contains(k)
+                                        || a.ds
+                                            .iter()
+                                            .any(|d| lookaside_dnssec::verify::ds_matches(&a.zone, k, d))
+                                })
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    TrustPoint::from_keys(&seeds)
+                }
+            };
+            let before = tp.trusted();
+            match tp.observe(now(), &published, &signed_by) {
+                Ok(()) => {
+                    if let Err(e) = std::fs::create_dir_all(&config.state_directory)
+                        .and_then(|()| std::fs::write(&path, tp.to_text()))
+                    {
+                        if !warned {
+                            tracing::warn!(
+                                "cannot write {}: {e}; RFC 5011 state is not kept",
+                                path.display()
+                            );
+                            warned = true;
+                        }
+                    } else if tp.trusted() != before {
+                        info!(
+                            "root trust anchors changed by RFC 5011: {} key(s) trusted",
+                            tp.trusted().len()
+                        );
+                        let (tx, _rx) = tokio::sync::oneshot::channel();
+                        let _ = reload.send(tx).await;
+                    }
+                }
+                Err(e) => tracing::warn!("RFC 5011 probe of the root DNSKEY set: {e}"),
+            }
+        }
+        tokio::time::sleep(config.auto_trust_interval).await;
+    }
 }
 
 /// Half the systemd watchdog interval, when systemd asks for keep-alives.

@@ -327,3 +327,47 @@ fn systemd_socket_activation() {
     assert!(answered.has_flag(flags::AD));
     assert!(tcp_answer.has_flag(flags::AD));
 }
+
+#[test]
+fn rfc5011_state_is_seeded_kept_and_used_across_restarts() {
+    let h = hierarchy!();
+    let state = h.dir.join("state-5011");
+    let _ = std::fs::remove_dir_all(&state);
+    let config = h.dir.join("autotrust.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "trust-anchors = [\"{}\"]\nauto-trust = true\nauto-trust-interval = 1\nstate-directory = \"{}\"\n",
+            h.anchor.display(),
+            state.display()
+        ),
+    )
+    .unwrap();
+    let file = state.join("root.5011");
+    {
+        let d = h.daemon(&["--config", config.to_str().unwrap()]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !file.exists() {
+            assert!(Instant::now() < deadline, "no RFC 5011 state written: {}", d.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        // The test root's KSK (the one its DS names) is trusted.
+        let ds_tag =
+            std::fs::read_to_string(&h.anchor).unwrap().split_whitespace().nth(4).unwrap().to_string();
+        assert!(
+            text.lines().any(|l| l.starts_with("valid ") && l.ends_with(&format!("key tag {ds_tag}"))),
+            "{text}"
+        );
+    }
+    // Restarted with the state file: the root anchor now comes from it, and still validates.
+    let d = h.daemon(&["--config", config.to_str().unwrap()]);
+    assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+        .args(["check-config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("trust anchor . (DNSKEY"), "{out}");
+}
