@@ -260,7 +260,7 @@ mod tests {
         let restored = TrustPoint::from_text(&tp.to_text()).unwrap();
         assert_eq!(restored, tp);
         // Day 91: the revoked key is forgotten after the remove hold-down.
-        tp.observe(t0 + 91 * DAY, &[new.clone()], &[new.key_tag()]).unwrap();
+        tp.observe(t0 + 91 * DAY, std::slice::from_ref(&new), &[new.key_tag()]).unwrap();
         assert_eq!(tp.keys.len(), 1);
         assert_eq!(tp.trusted(), vec![new]);
     }
@@ -271,12 +271,12 @@ mod tests {
         let mut tp = TrustPoint::from_keys(&[a.clone(), b.clone()]);
         // Signed only by an unknown key: ignored (an attacker cannot add keys).
         assert_eq!(
-            tp.observe(0, &[stranger.clone()], &[stranger.key_tag()]),
+            tp.observe(0, std::slice::from_ref(&stranger), &[stranger.key_tag()]),
             Err(AutotrustError::NotValidated)
         );
         assert_eq!(tp.trusted().len(), 2);
         // b absent: Missing but still trusted; back: Valid.
-        tp.observe(10, &[a.clone()], &[a.key_tag()]).unwrap();
+        tp.observe(10, std::slice::from_ref(&a), &[a.key_tag()]).unwrap();
         assert_eq!(tp.keys[1].state, KeyState::Missing);
         assert_eq!(tp.trusted().len(), 2);
         tp.observe(20, &[a.clone(), b.clone()], &[a.key_tag()]).unwrap();
