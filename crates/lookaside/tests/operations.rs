@@ -303,7 +303,15 @@ fn systemd_socket_activation() {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().unwrap();
+    /// Kills the daemon even when an assertion fails first.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = KillOnDrop(cmd.spawn().unwrap());
     drop((udp, tcp));
     let deadline = Instant::now() + Duration::from_secs(10);
     let answered = loop {
@@ -322,8 +330,7 @@ fn systemd_socket_activation() {
         &harness::query_bytes(10, "www.secure.example.", rtype::A, Opts::default()),
     ))
     .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert!(answered.has_flag(flags::AD));
     assert!(tcp_answer.has_flag(flags::AD));
 }
