@@ -389,13 +389,18 @@ impl Writer {
 
     /// Adds a record to a section. Sections must be written in order.
     pub fn record(&mut self, section: Section, r: &Record) {
+        self.record_with_ttl(section, r, r.ttl);
+    }
+
+    /// Adds a record with another TTL (a cached record's remaining lifetime).
+    pub fn record_with_ttl(&mut self, section: Section, r: &Record, ttl: u32) {
         match &self.qname {
             Some(q) if *q == r.owner => self.buf.extend_from_slice(&[0xc0, 12]),
             _ => self.buf.extend_from_slice(r.owner.as_wire()),
         }
         self.buf.extend_from_slice(&r.rtype.to_be_bytes());
         self.buf.extend_from_slice(&r.class.to_be_bytes());
-        self.buf.extend_from_slice(&r.ttl.to_be_bytes());
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
         self.buf.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
         self.buf.extend_from_slice(&r.rdata);
         self.counts[1 + section as usize] += 1;

@@ -145,3 +145,45 @@ fn root_ds_digests_match_the_root_dnskeys() {
     assert!(revoked.is_revoked());
     assert!(!ds_matches(&Name::root(), &revoked, &ds[0]));
 }
+
+/// RFC 5702 §6: the RSA/SHA-256 example uses a 512-bit key, below what we verify (RFC 8624
+/// §3.1; ring refuses it): its key tag is right and the key is unsupported, hence insecure. The
+/// RSA/SHA-512 example (1024 bits) verifies.
+#[test]
+fn rfc5702_section_6_rsa_sha256_and_sha512() {
+    let records = |alg: u8, key: &str, tag: u16, sig: &str| -> (Dnskey, lookaside_dnssec::canonical::Rrset) {
+        let text = format!(
+            "example.net. 3600 IN DNSKEY 256 3 {alg} {key}\n\
+             www.example.net. 3600 IN A 192.0.2.91\n\
+             www.example.net. 3600 IN RRSIG A {alg} 3 3600 20300101000000 20000101000000 {tag} example.net. {sig}\n"
+        );
+        let recs: Vec<_> = text.lines().filter_map(parse_record).collect();
+        let key = Dnskey::parse(&recs[0].rdata).unwrap();
+        let set = group(&recs[1..]).into_iter().next().unwrap();
+        (key, set)
+    };
+    let (k256, set256) = records(
+        8,
+        "AwEAAcFcGsaxxdgiuuGmCkVImy4h99CqT7jwY3pexPGcnUFtR2Fh36BponcwtkZ4cAgtvd4Qs8PkxUdp6p/DlUmObdk=",
+        9033,
+        "kRCOH6u7l0QGy9qpC9l1sLncJcOKFLJ7GhiUOibu4teYp5VE9RncriShZNz85mwlMgNEacFYK/lPtPiVYP4bwg==",
+    );
+    assert_eq!(k256.key_tag(), 9033);
+    assert_eq!(crypto::check_key(8, &k256.public_key), Err(crypto::KeyProblem::UnsupportedKeySize));
+    let clock = Clock { now: support::NOW as u32, skew: 0 };
+    assert!(
+        verify_rrset(&set256, &Name::parse("example.net.").unwrap(), &[k256], clock, &mut Budget::default())
+            .is_err()
+    );
+
+    let (k512, set512) = records(
+        10,
+        "AwEAAdHoNTOW+et86KuJOWRDp1pndvwb6Y83nSVXXyLA3DLroROUkN6X0O6pnWnjJQujX/AyhqFDxj13tOnD9u/1kTg7cV6rklMrZDtJCQ5PCl/D7QNPsgVsMu1J2Q8gpMpztNFLpPBz1bWXjDtaR7ZQBlZ3PFY12ZTSncorffcGmhOL",
+        3740,
+        "tsb4wnjRUDnB1BUi+t6TMTXThjVnG+eCkWqjvvjhzQL1d0YRoOe0CbxrVDYd0xDtsuJRaeUw1ep94PzEWzr0iGYgZBWm/zpq+9fOuagYJRfDqfReKBzMweOLDiNa8iP5g9vMhpuv6OPlvpXwm9Sa9ZXIbNl1MBGk0fthPgxdDLw=",
+    );
+    assert_eq!(k512.key_tag(), 3740);
+    let ok =
+        verify_rrset(&set512, &Name::parse("example.net.").unwrap(), &[k512], clock, &mut Budget::default());
+    assert!(ok.is_ok(), "{ok:?}");
+}

@@ -33,8 +33,8 @@ pub struct CachedAnswer {
     pub response: Arc<Message>,
     /// Its verdict.
     pub security: Security,
-    /// The chain summary for EDE texts.
-    pub summary: String,
+    /// The chain summary for EDE texts (shared: cache hits do not copy it).
+    pub summary: Arc<str>,
     stored: Instant,
     expires: Instant,
 }
@@ -80,7 +80,7 @@ impl AnswerCache {
         let entry = CachedAnswer {
             response,
             security,
-            summary,
+            summary: summary.into(),
             stored: now,
             expires: now + Duration::from_secs(ttl as u64),
         };

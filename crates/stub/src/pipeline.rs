@@ -184,39 +184,42 @@ impl Resolver {
         self.keys.clear();
     }
 
+    /// The answer from the caches alone, without waiting: the listener's fast path, which
+    /// answers cache hits without spawning a task.
+    pub fn cached(&self, question: &Question, checking_disabled: bool) -> Option<Resolution> {
+        let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
+        self.lookup_cache(&key, checking_disabled)
+    }
+
+    fn lookup_cache(&self, key: &CacheKey, checking_disabled: bool) -> Option<Resolution> {
+        let now = Instant::now();
+        let hit = match self.answers.get(key, now) {
+            // A validated answer serves CD queries too, but never a bogus one: CD wants the data.
+            Some(hit) if !checking_disabled || !hit.security.is_bogus() => hit,
+            _ if checking_disabled => self.unchecked.get(key, now)?,
+            _ => return None,
+        };
+        self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("lookaside_cache_hits_total").increment(1);
+        self.count(&hit.security);
+        Some(Resolution {
+            age: hit.age(now),
+            response: Some(hit.response),
+            security: hit.security,
+            summary: hit.summary.to_string(),
+            cached: true,
+            steps: Vec::new(),
+        })
+    }
+
     /// Resolves `question`. With `checking_disabled` the data is returned unjudged (from a cache
     /// apart from the validated one, so it never reaches a client without CD).
     pub async fn resolve(&self, question: &Question, checking_disabled: bool) -> Resolution {
         let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
-        let now = Instant::now();
-        if let Some(hit) = self.answers.get(&key, now) {
-            // A validated answer serves CD queries too, but never a bogus one: CD wants the data.
-            if !checking_disabled || !hit.security.is_bogus() {
-                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("lookaside_cache_hits_total").increment(1);
-                self.count(&hit.security);
-                return Resolution {
-                    age: hit.age(now),
-                    response: Some(hit.response),
-                    security: hit.security,
-                    summary: hit.summary,
-                    cached: true,
-                    steps: Vec::new(),
-                };
-            }
+        if let Some(hit) = self.lookup_cache(&key, checking_disabled) {
+            return hit;
         }
         if checking_disabled {
-            if let Some(hit) = self.unchecked.get(&key, now) {
-                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                return Resolution {
-                    age: hit.age(now),
-                    response: Some(hit.response),
-                    security: hit.security,
-                    summary: hit.summary,
-                    cached: true,
-                    steps: Vec::new(),
-                };
-            }
             return self.resolve_unchecked(question, key).await;
         }
         self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);

@@ -252,13 +252,7 @@ pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Ve
         (Section::Additional, &response.additional),
     ] {
         for r in records.iter().filter(keep) {
-            if res.age == 0 {
-                w.record(section, r);
-            } else {
-                let mut aged = r.clone();
-                aged.ttl = r.ttl.saturating_sub(res.age);
-                w.record(section, &aged);
-            }
+            w.record_with_ttl(section, r, r.ttl.saturating_sub(res.age));
         }
     }
     if let Some(e) = response_edns(query.edns.as_ref(), ede) {
