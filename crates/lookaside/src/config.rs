@@ -81,6 +81,10 @@ pub struct FileConfig {
     pub auto_trust: Option<bool>,
     /// Seconds between RFC 5011 probes of the root DNSKEY set (default 3600).
     pub auto_trust_interval: Option<u64>,
+    /// Seconds between checks whether a negative trust anchor's zone validates again (default 300).
+    pub nta_recheck_interval: Option<u64>,
+    /// Zones whose anchors (from trust-anchor files) RFC 5011 keeps up to date, besides the root.
+    pub auto_trust_anchors: Option<Vec<String>>,
 }
 
 /// `[[lookaside]]`: one DLV registry.
@@ -172,6 +176,10 @@ pub struct Config {
     pub auto_trust: bool,
     /// Probe interval.
     pub auto_trust_interval: Duration,
+    /// Negative trust anchor recheck interval.
+    pub nta_recheck_interval: Duration,
+    /// Zones under RFC 5011 besides the root.
+    pub auto_trust_anchors: Vec<Name>,
 }
 
 /// Default state directory (systemd's StateDirectory=lookaside).
@@ -315,6 +323,17 @@ impl Config {
                     .any(|p| std::fs::read_to_string(p).is_ok_and(|t| has_root_anchor(&t)))
             }),
             auto_trust_interval: Duration::from_secs(file.auto_trust_interval.unwrap_or(3600).max(1)),
+            // BIND's nta-recheck default: 5 minutes.
+            nta_recheck_interval: Duration::from_secs(file.nta_recheck_interval.unwrap_or(300).max(1)),
+            auto_trust_anchors: file
+                .auto_trust_anchors
+                .clone()
+                .unwrap_or_default()
+                .iter()
+                .map(|s| {
+                    Name::parse(s).map_err(|e| ConfigError::Invalid(format!("auto-trust-anchors {s:?}: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
             lookaside,
             listen,
             upstreams,
@@ -360,12 +379,12 @@ impl Config {
                 .add_text(&text, now)
                 .map_err(|source| ConfigError::Anchor { path: path.clone(), source })?;
         }
-        if self.auto_trust
-            && let Some(keys) = self.auto_trust_keys()
-        {
-            // The RFC 5011 state, once there, is the root anchor.
-            anchors = without_root(anchors);
-            anchors.add(lookaside_dnssec::anchor::TrustAnchor { zone: Name::root(), ds: Vec::new(), keys });
+        for zone in self.auto_trust_zones() {
+            if let Some(keys) = self.auto_trust_keys(&zone) {
+                // The RFC 5011 state, once there, is the zone's anchor.
+                anchors = without_zone(anchors, &zone);
+                anchors.add(lookaside_dnssec::anchor::TrustAnchor { zone, ds: Vec::new(), keys });
+            }
         }
         for n in &self.negative_trust_anchors {
             anchors.add_negative(n.clone());
@@ -378,14 +397,25 @@ impl Config {
 }
 
 impl Config {
-    /// The RFC 5011 state file of the root trust point.
-    pub fn auto_trust_file(&self) -> PathBuf {
-        self.state_directory.join("root.5011")
+    /// The trust points kept up to date by RFC 5011: the root when `auto-trust` is on, and the
+    /// zones of `auto-trust-anchors`.
+    pub fn auto_trust_zones(&self) -> Vec<Name> {
+        let mut zones = self.auto_trust_anchors.clone();
+        if self.auto_trust && !zones.iter().any(Name::is_root) {
+            zones.insert(0, Name::root());
+        }
+        zones
     }
 
-    /// The root keys the RFC 5011 state trusts, when there is a state file.
-    pub fn auto_trust_keys(&self) -> Option<Vec<lookaside_dnssec::rdata::Dnskey>> {
-        let text = std::fs::read_to_string(self.auto_trust_file()).ok()?;
+    /// The RFC 5011 state file of a trust point (`root.5011`, `example.org.5011`).
+    pub fn auto_trust_file(&self, zone: &Name) -> PathBuf {
+        let stem = if zone.is_root() { "root".to_string() } else { zone.to_string().to_ascii_lowercase() };
+        self.state_directory.join(format!("{}.5011", stem.trim_end_matches('.')))
+    }
+
+    /// The keys the RFC 5011 state of `zone` trusts, when there is a state file.
+    pub fn auto_trust_keys(&self, zone: &Name) -> Option<Vec<lookaside_dnssec::rdata::Dnskey>> {
+        let text = std::fs::read_to_string(self.auto_trust_file(zone)).ok()?;
         let tp = lookaside_dnssec::autotrust::TrustPoint::from_text(&text).ok()?;
         let keys = tp.trusted();
         (!keys.is_empty()).then_some(keys)
@@ -422,8 +452,12 @@ fn has_root_anchor(text: &str) -> bool {
 }
 
 fn without_root(anchors: TrustAnchors) -> TrustAnchors {
+    without_zone(anchors, &Name::root())
+}
+
+fn without_zone(anchors: TrustAnchors, zone: &Name) -> TrustAnchors {
     let mut out = TrustAnchors::empty();
-    for a in anchors.iter().filter(|a| !a.zone.is_root()) {
+    for a in anchors.iter().filter(|a| a.zone != *zone) {
         out.add(a.clone());
     }
     for n in anchors.negatives() {

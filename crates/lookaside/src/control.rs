@@ -31,6 +31,27 @@ pub struct Control {
     pub reload: mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
 
+/// Removes a negative trust anchor as soon as its zone validates again (RFC 7646 §2.1 asks that
+/// NTAs be removed once the problem is fixed), checking the zone's SOA every `interval`.
+pub async fn recheck_negative_anchors(resolver: Arc<ArcSwap<Resolver>>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let current = resolver.load_full();
+        for (zone, _) in current.negative_anchors().list() {
+            let q = lookaside_dnssec::Question {
+                name: zone.clone(),
+                qtype: lookaside_dnssec::rtype::SOA,
+                qclass: lookaside_dnssec::rtype::CLASS_IN,
+            };
+            if current.validate_fresh(&q).await.is_secure() {
+                current.negative_anchors().remove(&zone);
+                current.flush_name(&zone);
+                info!(%zone, "negative trust anchor removed: the zone validates again");
+            }
+        }
+    }
+}
+
 /// Parses `30s`, `10m`, `1h`, `2d` or plain seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));

@@ -101,8 +101,14 @@ impl Listener {
     /// Serves the bound sockets until the process ends.
     pub async fn run(self: Arc<Self>, sockets: Sockets) {
         let mut tasks = tokio::task::JoinSet::new();
+        // One receive loop per core and socket: cache hits are answered inside the loop, so the
+        // loops are what spreads the work over the runtime's threads.
+        let loops = std::thread::available_parallelism().map_or(2, |n| n.get());
         for udp in sockets.udp {
-            tasks.spawn(self.clone().serve_udp(Arc::new(udp)));
+            let udp = Arc::new(udp);
+            for _ in 0..loops {
+                tasks.spawn(self.clone().serve_udp(udp.clone()));
+            }
         }
         for tcp in sockets.tcp {
             tasks.spawn(self.clone().serve_tcp(tcp));

@@ -196,6 +196,8 @@ fn drop_privileges(user: &str) -> Result<(), String> {
 /// Warns when the clock lies outside the root DNSKEY signature window: every answer would be
 /// bogus (XMPP hosts are often VMs without a reliable clock).
 async fn check_clock(resolver: Arc<ArcSwap<Resolver>>) {
+    // After start-up has settled, so that the probe does not compete with the first queries.
+    tokio::time::sleep(Duration::from_secs(10)).await;
     let q = lookaside_dnssec::Question {
         name: lookaside_dnssec::Name::root(),
         qtype: lookaside_dnssec::rtype::DNSKEY,
@@ -469,7 +471,8 @@ fn serve(args: &CommonArgs) -> ExitCode {
             tokio::spawn(control.serve(l));
         }
         tokio::spawn(check_clock(resolver.clone()));
-        if config.auto_trust {
+        tokio::spawn(control::recheck_negative_anchors(resolver.clone(), config.nta_recheck_interval));
+        if !config.auto_trust_zones().is_empty() {
             tokio::spawn(auto_trust(config.clone(), resolver.clone(), reload_tx_for_trust));
         }
         let serving = tokio::spawn(listener.run(sockets));
@@ -501,104 +504,106 @@ fn serve(args: &CommonArgs) -> ExitCode {
     })
 }
 
-/// RFC 5011 for the root: probes the root DNSKEY set, feeds the trust point, writes the state
-/// file, and reloads when the trusted keys change. The first probe seeds the state from the
-/// configured root anchor.
+/// RFC 5011 for the root (with the built-in anchors) and for every zone in `auto-trust-anchors`:
+/// probes each trust point's DNSKEY set, feeds its state machine, writes its state file, and
+/// reloads when the trusted keys change. The first probe seeds a state from the configured
+/// anchor.
 async fn auto_trust(
     config: Config,
     resolver: Arc<ArcSwap<Resolver>>,
     reload: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
 ) {
+    let mut warned = false;
+    loop {
+        let mut changed = false;
+        for zone in config.auto_trust_zones() {
+            changed |= probe_trust_point(&config, &resolver, &zone, &mut warned).await;
+        }
+        if changed {
+            let (tx, _rx) = tokio::sync::oneshot::channel();
+            let _ = reload.send(tx).await;
+        }
+        tokio::time::sleep(config.auto_trust_interval).await;
+    }
+}
+
+/// One RFC 5011 probe of `zone`; true when its trusted keys changed.
+async fn probe_trust_point(
+    config: &Config,
+    resolver: &ArcSwap<Resolver>,
+    zone: &lookaside_dnssec::Name,
+    warned: &mut bool,
+) -> bool {
     use lookaside_dnssec::autotrust::TrustPoint;
     use lookaside_dnssec::canonical::group;
     use lookaside_dnssec::rdata::Dnskey;
     use lookaside_dnssec::rtype;
-    let path = config.auto_trust_file();
-    let mut warned = false;
-    loop {
-        let q = lookaside_dnssec::Question {
-            name: lookaside_dnssec::Name::root(),
-            qtype: rtype::DNSKEY,
-            qclass: rtype::CLASS_IN,
-        };
-        let current = resolver.load_full();
-        let res = current.resolve(&q, true).await;
-        if let Some(response) = res.response.as_deref()
-            && let Some(set) =
-                group(&response.answer).into_iter().find(|s| s.rtype == rtype::DNSKEY && s.owner.is_root())
-        {
-            let published: Vec<Dnskey> = set.rdatas.iter().filter_map(|r| Dnskey::parse(r)).collect();
-            let clock = lookaside_dnssec::verify::Clock::at(now());
-            let signed_by: Vec<u16> = published
-                .iter()
-                .filter(|k| {
-                    let mut budget = lookaside_dnssec::limits::Budget::default();
-                    lookaside_dnssec::verify::verify_rrset(
-                        &set,
-                        &lookaside_dnssec::Name::root(),
-                        std::slice::from_ref(*k),
-                        clock,
-                        &mut budget,
-                    )
-                    .is_ok()
-                })
-                .map(Dnskey::key_tag)
-                .collect();
-            let mut tp = match std::fs::read_to_string(&path).ok().map(|t| TrustPoint::from_text(&t)) {
-                Some(Ok(tp)) => tp,
-                Some(Err(e)) => {
-                    tracing::warn!("{}: {e}; RFC 5011 updates paused", path.display());
-                    return;
-                }
-                None => {
-                    // Seed from the configured root anchor (DS or keys).
-                    let anchors = current.validator().anchors();
-                    let seeds: Vec<Dnskey> = anchors
-                        .closest(&lookaside_dnssec::Name::root())
-                        .filter(|a| a.zone.is_root())
-                        .map(|a| {
-                            published
-                                .iter()
-                                .filter(|k| {
-                                    a.keys.contains(k)
-                                        || a.ds
-                                            .iter()
-                                            .any(|d| lookaside_dnssec::verify::ds_matches(&a.zone, k, d))
-                                })
-                                .cloned()
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    TrustPoint::from_keys(&seeds)
-                }
-            };
-            let before = tp.trusted();
-            match tp.observe(now(), &published, &signed_by) {
-                Ok(()) => {
-                    if let Err(e) = std::fs::create_dir_all(&config.state_directory)
-                        .and_then(|()| std::fs::write(&path, tp.to_text()))
-                    {
-                        if !warned {
-                            tracing::warn!(
-                                "cannot write {}: {e}; RFC 5011 state is not kept",
-                                path.display()
-                            );
-                            warned = true;
-                        }
-                    } else if tp.trusted() != before {
-                        info!(
-                            "root trust anchors changed by RFC 5011: {} key(s) trusted",
-                            tp.trusted().len()
-                        );
-                        let (tx, _rx) = tokio::sync::oneshot::channel();
-                        let _ = reload.send(tx).await;
-                    }
-                }
-                Err(e) => tracing::warn!("RFC 5011 probe of the root DNSKEY set: {e}"),
-            }
+    let path = config.auto_trust_file(zone);
+    let q = lookaside_dnssec::Question { name: zone.clone(), qtype: rtype::DNSKEY, qclass: rtype::CLASS_IN };
+    let current = resolver.load_full();
+    let res = current.resolve(&q, true).await;
+    let Some(response) = res.response.as_deref() else { return false };
+    let Some(set) =
+        group(&response.answer).into_iter().find(|s| s.rtype == rtype::DNSKEY && s.owner == *zone)
+    else {
+        return false;
+    };
+    let published: Vec<Dnskey> = set.rdatas.iter().filter_map(|r| Dnskey::parse(r)).collect();
+    let clock = lookaside_dnssec::verify::Clock::at(now());
+    let signed_by: Vec<u16> = published
+        .iter()
+        .filter(|k| {
+            let mut budget = lookaside_dnssec::limits::Budget::default();
+            lookaside_dnssec::verify::verify_rrset(&set, zone, std::slice::from_ref(*k), clock, &mut budget)
+                .is_ok()
+        })
+        .map(Dnskey::key_tag)
+        .collect();
+    let mut tp = match std::fs::read_to_string(&path).ok().map(|t| TrustPoint::from_text(&t)) {
+        Some(Ok(tp)) => tp,
+        Some(Err(e)) => {
+            tracing::warn!("{}: {e}; RFC 5011 updates for {zone} paused", path.display());
+            return false;
         }
-        tokio::time::sleep(config.auto_trust_interval).await;
+        None => {
+            // Seed from the configured anchor of the zone (DS or keys).
+            let anchors = current.validator().anchors();
+            let seeds: Vec<Dnskey> = anchors
+                .closest(zone)
+                .filter(|a| a.zone == *zone)
+                .map(|a| {
+                    published
+                        .iter()
+                        .filter(|k| {
+                            a.keys.contains(k)
+                                || a.ds.iter().any(|d| lookaside_dnssec::verify::ds_matches(&a.zone, k, d))
+                        })
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            TrustPoint::from_keys(&seeds)
+        }
+    };
+    let before = tp.trusted();
+    if let Err(e) = tp.observe(now(), &published, &signed_by) {
+        tracing::warn!("RFC 5011 probe of the {zone} DNSKEY set: {e}");
+        return false;
     }
+    if let Err(e) =
+        std::fs::create_dir_all(&config.state_directory).and_then(|()| std::fs::write(&path, tp.to_text()))
+    {
+        if !*warned {
+            tracing::warn!("cannot write {}: {e}; RFC 5011 state is not kept", path.display());
+            *warned = true;
+        }
+        return false;
+    }
+    let changed = tp.trusted() != before;
+    if changed {
+        info!("trust anchors of {zone} changed by RFC 5011: {} key(s) trusted", tp.trusted().len());
+    }
+    changed
 }
 
 /// Half the systemd watchdog interval, when systemd asks for keep-alives.

@@ -378,3 +378,60 @@ fn rfc5011_state_is_seeded_kept_and_used_across_restarts() {
     let out = String::from_utf8_lossy(&out.stdout);
     assert!(out.contains("trust anchor . (DNSKEY"), "{out}");
 }
+
+#[test]
+fn negative_trust_anchor_is_removed_once_the_zone_validates() {
+    let h = hierarchy!();
+    let config = h.dir.join("recheck.toml");
+    std::fs::write(
+        &config,
+        format!("trust-anchors = [\"{}\"]\nnta-recheck-interval = 1\n", h.anchor.display()),
+    )
+    .unwrap();
+    let d = h.daemon(&["--config", config.to_str().unwrap()]);
+    // secure.example. validates: its anchor goes at the next recheck; expired.example.'s stays.
+    d.ctl(&["nta", "add", "secure.example."]);
+    d.ctl(&["nta", "add", "expired.example."]);
+    assert!(!ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = d.ctl(&["nta", "list"]);
+        if !list.contains("secure.example.\t") && !list.lines().any(|l| l.starts_with("secure.example. ")) {
+            assert!(list.contains("expired.example."), "{list}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not rechecked: {list}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
+    assert!(d.log().contains("negative trust anchor removed: the zone validates again"));
+}
+
+#[test]
+fn rfc5011_also_tracks_anchors_marked_auto() {
+    let h = hierarchy!();
+    let state = h.dir.join("state-5011-auto");
+    let _ = std::fs::remove_dir_all(&state);
+    let config = h.dir.join("autotrust-zone.toml");
+    let island = h.dir.join("zones/dlv2.example.ds");
+    std::fs::write(
+        &config,
+        format!(
+            "trust-anchors = [\"{}\", \"{}\"]\nauto-trust-anchors = [\"dlv2.example.\"]\nauto-trust-interval = 1\nstate-directory = \"{}\"\n",
+            h.anchor.display(),
+            island.display(),
+            state.display()
+        ),
+    )
+    .unwrap();
+    let d = h.daemon(&["--config", config.to_str().unwrap()]);
+    let file = state.join("dlv2.example.5011");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !file.exists() {
+        assert!(Instant::now() < deadline, "no state for dlv2.example.: {}", d.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(std::fs::read_to_string(&file).unwrap().lines().any(|l| l.starts_with("valid ")));
+    // The root is not tracked here: a root anchor file is the operator's to keep.
+    assert!(!state.join("root.5011").exists());
+}

@@ -162,6 +162,12 @@ impl Resolver {
         n
     }
 
+    /// Validates `question` afresh, ignoring caches and run-time negative trust anchors: what the
+    /// verdict would be without the anchor (for the automatic recheck of negative anchors).
+    pub async fn validate_fresh(&self, question: &Question) -> Security {
+        self.resolve_validated(question, None).await.0.security
+    }
+
     /// Drops cached bogus and failed answers.
     pub fn flush_bogus(&self) -> usize {
         self.answers.remove_where(|_, v| !matches!(v.security, Security::Secure | Security::Insecure(_)))
