@@ -272,14 +272,7 @@ fn parse_xml_time(s: &str) -> Result<u64, String> {
     let num = |r: std::ops::Range<usize>| s.get(r).and_then(|v| v.parse::<i64>().ok()).ok_or_else(bad);
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    // Days from civil (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    u64::try_from(days * 86400 + h * 3600 + mi * 60 + se).map_err(|_| bad())
+    u64::try_from(crate::outcome::epoch_from_civil(y, mo, d, h, mi, se)).map_err(|_| bad())
 }
 
 /// Parses DS presentation fields: key tag, algorithm, digest type, hex digest (may be split).

@@ -230,6 +230,18 @@ impl BogusReason {
     }
 }
 
+/// Seconds since the epoch of a UTC civil time (days-from-civil, Howard Hinnant's algorithm);
+/// the inverse of [`format_time`].
+pub fn epoch_from_civil(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> i64 {
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    days * 86400 + h * 3600 + mi * 60 + s
+}
+
 /// Formats RRSIG times (seconds since the epoch) as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn format_time(t: u32) -> String {
     let secs = t as i64;

@@ -60,6 +60,19 @@ pub mod rcode {
     pub const NXDOMAIN: u16 = 3;
     pub const NOTIMP: u16 = 4;
     pub const REFUSED: u16 = 5;
+
+    /// The mnemonic of a response code, or `RCODE` for others.
+    pub fn name(rc: u16) -> &'static str {
+        match rc {
+            NOERROR => "NOERROR",
+            FORMERR => "FORMERR",
+            SERVFAIL => "SERVFAIL",
+            NXDOMAIN => "NXDOMAIN",
+            NOTIMP => "NOTIMP",
+            REFUSED => "REFUSED",
+            _ => "RCODE",
+        }
+    }
 }
 
 const TABLE: &[(u16, &str)] = &[

@@ -230,10 +230,7 @@ impl Listener {
         let res = self.resolver.load().cached(&query.question, query.checking_disabled())?;
         let limit = if udp { query.udp_limit() } else { 65535 };
         let reply = respond::build_response(&query, &res, limit);
-        metrics::counter!("lookaside_queries_total", "protocol" => if udp { "udp" } else { "tcp" })
-            .increment(1);
-        let rc = reply.get(3).map_or(0, |b| b & 0x0f);
-        metrics::counter!("lookaside_responses_total", "rcode" => rcode_label(rc)).increment(1);
+        count_reply(&reply, udp);
         Some(reply)
     }
 
@@ -265,24 +262,16 @@ impl Listener {
         let res = resolver.resolve(&query.question, query.checking_disabled()).await;
         let limit = if udp { query.udp_limit() } else { 65535 };
         let reply = respond::build_response(&query, &res, limit);
-        metrics::counter!("lookaside_queries_total", "protocol" => if udp { "udp" } else { "tcp" })
-            .increment(1);
-        let rc = reply.get(3).map_or(0, |b| b & 0x0f);
-        metrics::counter!("lookaside_responses_total", "rcode" => rcode_label(rc)).increment(1);
+        count_reply(&reply, udp);
         Some(reply)
     }
 }
 
-fn rcode_label(rc: u8) -> &'static str {
-    match rc as u16 {
-        rcode::NOERROR => "NOERROR",
-        rcode::FORMERR => "FORMERR",
-        rcode::SERVFAIL => "SERVFAIL",
-        rcode::NXDOMAIN => "NXDOMAIN",
-        rcode::NOTIMP => "NOTIMP",
-        rcode::REFUSED => "REFUSED",
-        _ => "other",
-    }
+/// Counts an answer for the metrics.
+fn count_reply(reply: &[u8], udp: bool) {
+    metrics::counter!("lookaside_queries_total", "protocol" => if udp { "udp" } else { "tcp" }).increment(1);
+    let rc = reply.get(3).map_or(0, |b| b & 0x0f) as u16;
+    metrics::counter!("lookaside_responses_total", "rcode" => rcode::name(rc)).increment(1);
 }
 
 /// SERVFAIL for a query that arrives over the in-flight cap.

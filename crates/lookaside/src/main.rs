@@ -239,29 +239,9 @@ fn main() -> ExitCode {
             control::client(&path, &command.join(" "))
         }
         Command::Query { common, lookup, dnssec } => {
-            run_tool(&common, lookup.server.clone().as_deref(), |r| async move {
-                let (name, t) = parse_lookup(&lookup)?;
-                let l = tools::lookup(&r, &name, t).await;
-                if lookup.json {
-                    println!("{}", serde_json::to_string_pretty(&l).unwrap_or_default());
-                } else {
-                    tools::print_query(&l, dnssec);
-                }
-                Ok(l.is_secure() || l.verdict == "insecure")
-            })
+            lookup_tool(&common, lookup, |l| tools::print_query(l, dnssec))
         }
-        Command::Trace { common, lookup } => {
-            run_tool(&common, lookup.server.clone().as_deref(), |r| async move {
-                let (name, t) = parse_lookup(&lookup)?;
-                let l = tools::lookup(&r, &name, t).await;
-                if lookup.json {
-                    println!("{}", serde_json::to_string_pretty(&l).unwrap_or_default());
-                } else {
-                    tools::print_trace(&l);
-                }
-                Ok(l.is_secure() || l.verdict == "insecure")
-            })
-        }
+        Command::Trace { common, lookup } => lookup_tool(&common, lookup, tools::print_trace),
         Command::Xmpp { common, domain, server, json } => {
             run_tool(&common, server.as_deref(), |r| async move {
                 let name = lookaside_dnssec::Name::parse(&domain).map_err(|e| format!("{domain:?}: {e}"))?;
@@ -275,6 +255,21 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// `query` and `trace`: one lookup, printed as JSON or by `print`.
+fn lookup_tool(common: &CommonArgs, lookup: LookupArgs, print: impl FnOnce(&tools::Lookup)) -> ExitCode {
+    let server = lookup.server.clone();
+    run_tool(common, server.as_deref(), |r| async move {
+        let (name, t) = parse_lookup(&lookup)?;
+        let l = tools::lookup(&r, &name, t).await;
+        if lookup.json {
+            println!("{}", serde_json::to_string_pretty(&l).unwrap_or_default());
+        } else {
+            print(&l);
+        }
+        Ok(l.is_secure() || l.verdict == "insecure")
+    })
 }
 
 fn parse_lookup(l: &LookupArgs) -> Result<(lookaside_dnssec::Name, u16), String> {

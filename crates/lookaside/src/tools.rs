@@ -71,14 +71,9 @@ fn status_word(s: StepStatus) -> &'static str {
 }
 
 fn rcode_name(rc: u16) -> String {
-    match rc {
-        rcode::NOERROR => "NOERROR".into(),
-        rcode::FORMERR => "FORMERR".into(),
-        rcode::SERVFAIL => "SERVFAIL".into(),
-        rcode::NXDOMAIN => "NXDOMAIN".into(),
-        rcode::NOTIMP => "NOTIMP".into(),
-        rcode::REFUSED => "REFUSED".into(),
-        other => format!("RCODE{other}"),
+    match rcode::name(rc) {
+        "RCODE" => format!("RCODE{rc}"),
+        known => known.into(),
     }
 }
 

@@ -96,13 +96,7 @@ fn time(s: &str) -> u32 {
     }
     let n = |r: std::ops::Range<usize>| s[r].parse::<i64>().unwrap();
     let (y, mo, d, h, mi, se) = (n(0..4), n(4..6), n(6..8), n(8..10), n(10..12), n(12..14));
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    (days * 86400 + h * 3600 + mi * 60 + se) as u32
+    lookaside_dnssec::outcome::epoch_from_civil(y, mo, d, h, mi, se) as u32
 }
 
 pub fn rdata_from_text(t: u16, f: &[&str]) -> Vec<u8> {
