@@ -248,14 +248,7 @@ impl Listener {
             return Some(respond::chaos_response(&query, l.version.as_deref(), l.identity.as_deref()));
         }
         if query.question.qclass != rtype::CLASS_IN {
-            return Some(error_response(
-                query.id,
-                query.flags,
-                rcode::REFUSED,
-                Some(&query.question),
-                query.edns.as_ref(),
-                None,
-            ));
+            return Some(query.error(rcode::REFUSED, None));
         }
         // A reload swaps the resolver; a query in progress finishes with the one it started with.
         let resolver = self.resolver.load_full();
@@ -277,12 +270,5 @@ fn count_reply(reply: &[u8], udp: bool) {
 /// SERVFAIL for a query that arrives over the in-flight cap.
 fn overloaded(packet: &[u8]) -> Option<Vec<u8>> {
     let q = respond::parse_query(packet).ok()?;
-    Some(error_response(
-        q.id,
-        q.flags,
-        rcode::SERVFAIL,
-        Some(&q.question),
-        q.edns.as_ref(),
-        Some((ede::OTHER, "too many queries in flight".into())),
-    ))
+    Some(q.error(rcode::SERVFAIL, Some((ede::OTHER, "too many queries in flight".into()))))
 }

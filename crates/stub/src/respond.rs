@@ -50,6 +50,11 @@ impl ClientQuery {
         self.flags & flags::CD != 0
     }
 
+    /// An error answer (SERVFAIL, REFUSED, …) to this query, with an optional EDE.
+    pub fn error(&self, rc: u16, ede: Option<(u16, String)>) -> Vec<u8> {
+        error_response(self.id, self.flags, rc, Some(&self.question), self.edns.as_ref(), ede)
+    }
+
     /// Largest answer this client accepts over UDP.
     pub fn udp_limit(&self) -> usize {
         match &self.edns {
@@ -162,14 +167,7 @@ pub fn chaos_response(query: &ClientQuery, version: Option<&str>, identity: Opti
         _ => None,
     };
     let Some(text) = text.filter(|_| matches!(query.question.qtype, rtype::TXT | rtype::ANY)) else {
-        return error_response(
-            query.id,
-            query.flags,
-            rcode::REFUSED,
-            Some(&query.question),
-            query.edns.as_ref(),
-            None,
-        );
+        return query.error(rcode::REFUSED, None);
     };
     let mut rdata = Vec::with_capacity(text.len() + 1);
     for chunk in text.as_bytes().chunks(255) {
@@ -208,30 +206,13 @@ fn is_dnssec_type(t: u16) -> bool {
 pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Vec<u8> {
     let cd = query.checking_disabled();
     let dnssec_ok = query.dnssec_ok();
-    let Some(response) = res.response.as_deref() else {
-        return error_response(
-            query.id,
-            query.flags,
-            rcode::SERVFAIL,
-            Some(&query.question),
-            query.edns.as_ref(),
-            ede_for(res),
-        );
-    };
     let usable = match &res.security {
         Security::Secure | Security::Insecure(_) => true,
         Security::Bogus(_) | Security::Indeterminate(_) => cd,
     };
-    if !usable {
-        return error_response(
-            query.id,
-            query.flags,
-            rcode::SERVFAIL,
-            Some(&query.question),
-            query.edns.as_ref(),
-            ede_for(res),
-        );
-    }
+    let Some(response) = res.response.as_deref().filter(|_| usable) else {
+        return query.error(rcode::SERVFAIL, ede_for(res));
+    };
     let secure = res.security.is_secure();
     let rc = response.rcode();
     let mut hflags = response_flags(query.flags, rc);
