@@ -98,6 +98,12 @@ impl Listener {
         })
     }
 
+    /// Waits until every query in flight has been answered, at most `timeout`; for a clean stop.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let all = self.limits.max_inflight as u32;
+        tokio::time::timeout(timeout, self.inflight.acquire_many(all)).await.is_ok()
+    }
+
     /// Serves the bound sockets until the process ends.
     pub async fn run(self: Arc<Self>, sockets: Sockets) {
         let mut tasks = tokio::task::JoinSet::new();

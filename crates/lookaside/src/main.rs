@@ -470,7 +470,7 @@ fn serve(args: &CommonArgs) -> ExitCode {
         if !config.auto_trust_zones().is_empty() {
             tokio::spawn(auto_trust(config.clone(), resolver.clone(), reload_tx_for_trust));
         }
-        let serving = tokio::spawn(listener.run(sockets));
+        let serving = tokio::spawn(listener.clone().run(sockets));
         // Listeners bound and anchors loaded: tell systemd (Type=notify); a no-op elsewhere.
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         let watchdog = watchdog_interval();
@@ -492,9 +492,11 @@ fn serve(args: &CommonArgs) -> ExitCode {
             }
         }
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        // Stop taking queries, then let the ones in flight finish (bounded by the upstream timeout).
         serving.abort();
-        // Queries already accepted finish within the upstream timeout.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !listener.drain(DEFAULT_TOTAL_TIMEOUT + Duration::from_secs(1)).await {
+            tracing::warn!("stopping with queries still in flight");
+        }
         ExitCode::SUCCESS
     })
 }

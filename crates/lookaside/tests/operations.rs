@@ -435,3 +435,42 @@ fn rfc5011_also_tracks_anchors_marked_auto() {
     // The root is not tracked here: a root anchor file is the operator's to keep.
     assert!(!state.join("root.5011").exists());
 }
+
+#[test]
+fn sigterm_lets_queries_in_flight_finish() {
+    let h = hierarchy!();
+    // A silent upstream keeps the query in flight for the upstream timeout.
+    let silent = std::net::UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let config = h.dir.join("drain.toml");
+    std::fs::write(
+        &config,
+        format!("trust-anchors = [\"{}\"]\n[limits]\nupstream-timeout-ms = 1500\n", h.anchor.display()),
+    )
+    .unwrap();
+    let d = h.daemon(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--upstream",
+        &silent.local_addr().unwrap().to_string(),
+    ]);
+    std::thread::sleep(Duration::from_millis(1700)); // the harness's start-up probe gives up
+    let addr = d.addr;
+    let pending = std::thread::spawn(move || {
+        harness::udp_exchange(
+            addr,
+            &harness::query_bytes(3, "www.secure.example.", rtype::A, Opts::default()),
+            Duration::from_secs(5),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = d.pid();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    let reply = pending.join().unwrap().expect("the query in flight is answered before exit");
+    assert_eq!(Message::parse(&reply).unwrap().rcode(), rcode::SERVFAIL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(d.log().contains("terminated, exiting"), "{}", d.log());
+}
