@@ -85,7 +85,8 @@ keygen alg15.example. ED25519
 keygen alg16.example. ED448
 keygen yax.unsignedtld. ECDSAP256SHA256
 keygen conference.yax.unsignedtld. ECDSAP256SHA256
-for z in badkey nodlv unalgo other expiredkeys; do keygen $z.unsignedtld. ECDSAP256SHA256; done
+for z in badkey nodlv unalgo other expiredkeys deleg; do keygen $z.unsignedtld. ECDSAP256SHA256; done
+keygen deleg.unsignedtld.dlv.example. ECDSAP256SHA256
 keygen unsigned.optout.example. ECDSAP256SHA256
 keygen dlv.example. ECDSAP256SHA256
 keygen dlv2.example. ECDSAP256SHA256
@@ -254,7 +255,7 @@ soa conference.yax.unsignedtld. > conf.src
 echo 'conference.yax.unsignedtld. 3600 IN A 127.0.0.1' >> conf.src
 sign conference.yax.unsignedtld. conf.src
 ldns-key2ds -n -2 "${KSK[yax.unsignedtld.]}.key" | sed 's/\t/ /g' > "$out/yax.unsignedtld.ds"
-for z in badkey nodlv unalgo other; do
+for z in badkey nodlv unalgo other deleg; do
   soa $z.unsignedtld. > $z.src
   echo "www.$z.unsignedtld. 3600 IN A 192.0.2.40" >> $z.src
   sign $z.unsignedtld. $z.src
@@ -281,6 +282,12 @@ secure.example.dlv.example. 3600 IN DLV $(dlv_rdata secure.example. "$stray")
 expiredkeys.unsignedtld.dlv.example. 3600 IN DLV $(dlv_rdata expiredkeys.unsignedtld. "${KSK[expiredkeys.unsignedtld.]}")
 unsigned.optout.example.dlv.example. 3600 IN DLV $(dlv_rdata unsigned.optout.example. "${KSK[unsigned.optout.example.]}")
 ZONE
+# dlv_delegation: the registry delegates part of its namespace to a signed child zone, whose
+# apex holds the DLV for deleg.unsignedtld.
+delegate dlv.src deleg.unsignedtld.dlv.example. "${DSLINE[deleg.unsignedtld.dlv.example.]}"
+soa deleg.unsignedtld.dlv.example. > dd.src
+echo "deleg.unsignedtld.dlv.example. 3600 IN DLV $(dlv_rdata deleg.unsignedtld. "${KSK[deleg.unsignedtld.]}")" >> dd.src
+sign deleg.unsignedtld.dlv.example. dd.src
 sign dlv.example. dlv.src
 ldns-key2ds -n -2 "${KSK[dlv.example.]}.key" | sed 's/\t/ /g' > "$out/dlv.example.ds"
 

@@ -382,3 +382,12 @@ fn cname_from_a_root_secured_zone_into_a_dlv_secured_one_is_secure() {
     let (v, _, _, _) = run(&plain, &auth, "todlv.secure.example.", rtype::A, &NoKeyCache);
     assert!(matches!(v.security, Security::Insecure(_)), "without registries: {}", v.security);
 }
+
+#[test]
+fn dlv_delegation_the_dlv_sits_in_a_child_zone_of_the_registry() {
+    let (v, asked) = check("www.deleg.unsignedtld.", rtype::A);
+    assert_eq!(v.security, Security::Secure, "{}", v.security);
+    // The registry's delegation was followed: the child zone's keys were fetched.
+    assert!(asked.iter().any(|q| q.rtype == rtype::DS && q.name == name("deleg.unsignedtld.dlv.example.")), "{asked:?}");
+    assert!(v.steps.iter().any(|s| s.detail.to_string().contains("DLV found in dlv.example. at deleg.unsignedtld.dlv.example.")));
+}
