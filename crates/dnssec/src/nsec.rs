@@ -108,8 +108,7 @@ pub fn ds_absence(nsecs: &[Nsec], name: &Name) -> Result<DsAbsence, String> {
         });
     }
     // Empty non-terminal or a name that does not exist: no zone cut here.
-    if let Some(cover) = covering(nsecs, name) {
-        let _ = cover;
+    if covering(nsecs, name).is_some() {
         return Ok(DsAbsence::NoDelegation);
     }
     Err(format!("{name} has no DS records"))

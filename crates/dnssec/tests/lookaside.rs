@@ -388,6 +388,11 @@ fn dlv_delegation_the_dlv_sits_in_a_child_zone_of_the_registry() {
     let (v, asked) = check("www.deleg.unsignedtld.", rtype::A);
     assert_eq!(v.security, Security::Secure, "{}", v.security);
     // The registry's delegation was followed: the child zone's keys were fetched.
-    assert!(asked.iter().any(|q| q.rtype == rtype::DS && q.name == name("deleg.unsignedtld.dlv.example.")), "{asked:?}");
-    assert!(v.steps.iter().any(|s| s.detail.to_string().contains("DLV found in dlv.example. at deleg.unsignedtld.dlv.example.")));
+    assert!(
+        asked.iter().any(|q| q.rtype == rtype::DS && q.name == name("deleg.unsignedtld.dlv.example.")),
+        "{asked:?}"
+    );
+    assert!(v.steps.iter().any(|s| {
+        s.detail.to_string().contains("DLV found in dlv.example. at deleg.unsignedtld.dlv.example.")
+    }));
 }
