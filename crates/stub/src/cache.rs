@@ -36,7 +36,6 @@ pub struct CachedAnswer {
     /// The chain summary for EDE texts (shared: cache hits do not copy it).
     pub summary: Arc<str>,
     stored: Instant,
-    expires: Instant,
 }
 
 impl CachedAnswer {
@@ -46,23 +45,27 @@ impl CachedAnswer {
     }
 }
 
-/// An LRU cache of answers with per-entry expiry. Never locked across an await.
-pub struct AnswerCache {
-    inner: Mutex<LruCache<CacheKey, CachedAnswer>>,
+/// An LRU of at most a configured number of entries, each with an expiry; the one mechanism
+/// under both caches. Never locked across an await.
+struct ExpiringLru<K: std::hash::Hash + Eq, V> {
+    inner: Mutex<LruCache<K, (V, Instant)>>,
 }
 
-impl AnswerCache {
-    /// A cache of at most `capacity` answers.
-    pub fn new(capacity: usize) -> Self {
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> ExpiringLru<K, V> {
+    fn new(capacity: usize) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self { inner: Mutex::new(LruCache::new(cap)) }
     }
 
-    /// A live entry, if any.
-    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<CachedAnswer> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<K, (V, Instant)>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A live entry; an expired one is dropped on the way.
+    fn get(&self, key: &K, now: Instant) -> Option<V> {
+        let mut inner = self.lock();
         match inner.get(key) {
-            Some(e) if e.expires > now => Some(e.clone()),
+            Some((v, expires)) if *expires > now => Some(v.clone()),
             Some(_) => {
                 inner.pop(key);
                 None
@@ -71,28 +74,61 @@ impl AnswerCache {
         }
     }
 
+    /// Stores an entry; true when another entry was evicted to make room.
+    fn put(&self, key: K, value: V, expires: Instant) -> bool {
+        let evicted = self.lock().push(key.clone(), (value, expires));
+        evicted.is_some_and(|(k, _)| k != key)
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn remove_where(&self, drop: impl Fn(&K, &V) -> bool) -> usize {
+        let mut inner = self.lock();
+        let keys: Vec<K> = inner.iter().filter(|(k, (v, _))| drop(k, v)).map(|(k, _)| k.clone()).collect();
+        for k in &keys {
+            inner.pop(k);
+        }
+        keys.len()
+    }
+}
+
+/// An LRU cache of answers with per-entry expiry.
+pub struct AnswerCache {
+    entries: ExpiringLru<CacheKey, CachedAnswer>,
+}
+
+impl AnswerCache {
+    /// A cache of at most `capacity` answers.
+    pub fn new(capacity: usize) -> Self {
+        Self { entries: ExpiringLru::new(capacity) }
+    }
+
+    /// A live entry, if any.
+    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<CachedAnswer> {
+        self.entries.get(key, now)
+    }
+
     /// Stores an answer for `ttl` seconds (nothing for 0).
     pub fn put(&self, key: CacheKey, response: Arc<Message>, security: Security, summary: String, ttl: u32) {
         if ttl == 0 {
             return;
         }
         let now = Instant::now();
-        let entry = CachedAnswer {
-            response,
-            security,
-            summary: summary.into(),
-            stored: now,
-            expires: now + Duration::from_secs(ttl as u64),
-        };
-        let evicted = self.inner.lock().unwrap_or_else(|e| e.into_inner()).push(key.clone(), entry);
-        if evicted.is_some_and(|(k, _)| k != key) {
+        let entry = CachedAnswer { response, security, summary: summary.into(), stored: now };
+        if self.entries.put(key, entry, now + Duration::from_secs(ttl as u64)) {
             metrics::counter!("lookaside_cache_evictions_total").increment(1);
         }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries.len()
     }
 
     /// True when empty.
@@ -102,23 +138,18 @@ impl AnswerCache {
 
     /// Drops every entry.
     pub fn clear(&self) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.entries.clear();
     }
 
     /// Drops the entries for which `drop` is true; returns how many.
     pub fn remove_where(&self, drop: impl Fn(&CacheKey, &CachedAnswer) -> bool) -> usize {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let keys: Vec<CacheKey> = inner.iter().filter(|(k, v)| drop(k, v)).map(|(k, _)| k.clone()).collect();
-        for k in &keys {
-            inner.pop(k);
-        }
-        keys.len()
+        self.entries.remove_where(drop)
     }
 }
 
 /// Validated key entries (trusted DNSKEY sets, insecure points), by zone.
 pub struct KeyStore {
-    inner: Mutex<LruCache<Name, (KeyEntry, Instant)>>,
+    entries: ExpiringLru<Name, KeyEntry>,
     /// Validated NSECs of look-aside registries, by registry (RFC 5074 §6).
     denials: Mutex<HashMap<Name, Vec<(Nsec, Instant)>>>,
     bogus_ttl: u32,
@@ -130,8 +161,7 @@ pub const MAX_REGISTRY_NSECS: usize = 1024;
 impl KeyStore {
     /// A store of at most `capacity` zones; bad entries live `bogus_ttl` seconds.
     pub fn new(capacity: usize, bogus_ttl: u32) -> Self {
-        let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Self { inner: Mutex::new(LruCache::new(cap)), denials: Mutex::new(HashMap::new()), bogus_ttl }
+        Self { entries: ExpiringLru::new(capacity), denials: Mutex::new(HashMap::new()), bogus_ttl }
     }
 
     /// Stores a validated registry NSEC for `ttl` seconds.
@@ -158,13 +188,12 @@ impl KeyStore {
         if ttl == 0 {
             return;
         }
-        let expires = Instant::now() + Duration::from_secs(ttl as u64);
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).put(zone, (entry, expires));
+        self.entries.put(zone, entry, Instant::now() + Duration::from_secs(ttl as u64));
     }
 
     /// Number of zones held.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries.len()
     }
 
     /// True when empty.
@@ -174,7 +203,7 @@ impl KeyStore {
 
     /// Drops every entry.
     pub fn clear(&self) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.entries.clear();
         self.denials.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
@@ -188,14 +217,6 @@ impl KeyCache for KeyStore {
     }
 
     fn key_entry(&self, zone: &Name) -> Option<KeyEntry> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        match inner.get(zone) {
-            Some((e, expires)) if *expires > Instant::now() => Some(e.clone()),
-            Some(_) => {
-                inner.pop(zone);
-                None
-            }
-            None => None,
-        }
+        self.entries.get(zone, Instant::now())
     }
 }
