@@ -161,7 +161,14 @@ fn erlang(h: &Hierarchy, d: &Daemon, body: &str) -> String {
     assert!(inetrc.contains(&d.addr.port().to_string()), "config/inetrc names a nameserver");
     let path = write(h, "inetrc", &inetrc);
     let script = format!("Opts = [{{timeout, 5000}}], {body} halt().");
-    sh(Command::new("erl").env("ERL_INETRC", path).args(["-noshell", "-eval", &script]))
+    // A crashing `erl` writes erl_crash.dump into the working directory (the crate, under
+    // cargo test): send it to the test's own work directory instead.
+    let dump = write(h, "erl_crash.dump", "");
+    sh(Command::new("erl")
+        .env("ERL_INETRC", path)
+        .env("ERL_CRASH_DUMP", dump)
+        .env("ERL_CRASH_DUMP_SECONDS", "0")
+        .args(["-noshell", "-eval", &script]))
 }
 
 #[test]
