@@ -16,6 +16,7 @@ pub mod autotrust;
 pub mod canonical;
 pub mod chain;
 pub mod crypto;
+pub mod denial;
 pub mod limits;
 pub mod name;
 pub mod nsec;

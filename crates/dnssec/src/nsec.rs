@@ -1,6 +1,7 @@
 //! NSEC denial proofs (RFC 4035 §5.4, RFC 4592 for wildcards). The NSEC RRsets handed in have
 //! already been verified with the keys of `zone`.
 
+use crate::denial::Claim;
 use crate::name::Name;
 use crate::rdata::Nsec;
 use crate::rtype;
@@ -43,23 +44,25 @@ fn closest_encloser(n: &Nsec, name: &Name) -> Name {
 
 /// Proves that `qname` does not exist: an NSEC covers it and another covers the wildcard at its
 /// closest encloser (RFC 4035 §5.4).
-pub fn prove_name_error(nsecs: &[Nsec], qname: &Name, zone: &Name) -> Result<(), String> {
-    let cover = covering(nsecs, qname).ok_or_else(|| format!("{qname} does not exist"))?;
+/// The error is the claim that could not be proven (the name's absence, or the wildcard's).
+pub fn prove_name_error(nsecs: &[Nsec], qname: &Name, zone: &Name) -> Result<(), Claim> {
+    let unproven = || Claim::NameError { name: qname.clone() };
+    let cover = covering(nsecs, qname).ok_or_else(unproven)?;
     let ce = closest_encloser(cover, qname);
     if !ce.is_at_or_below(zone) {
-        return Err(format!("{qname} does not exist (closest encloser outside {zone})"));
+        return Err(unproven());
     }
-    let wildcard = ce.wildcard().ok_or_else(|| format!("{qname} does not exist"))?;
+    let wildcard = ce.wildcard().ok_or_else(unproven)?;
     if matching(nsecs, &wildcard).is_some() || covering(nsecs, &wildcard).is_none() {
-        return Err(format!("no wildcard {wildcard} exists"));
+        return Err(Claim::NameError { name: wildcard });
     }
     Ok(())
 }
 
 /// Proves that `qname` has no `qtype` data (RFC 4035 §5.4, RFC 4592 wildcard NODATA, and empty
 /// non-terminals).
-pub fn prove_nodata(nsecs: &[Nsec], qname: &Name, qtype: u16) -> Result<(), String> {
-    let what = || format!("{qname} has no {} records", rtype::type_name(qtype));
+pub fn prove_nodata(nsecs: &[Nsec], qname: &Name, qtype: u16) -> Result<(), Claim> {
+    let what = || Claim::NoData { name: qname.clone(), qtype };
     if let Some(n) = matching(nsecs, qname) {
         if n.types.contains(qtype) || n.types.contains(rtype::CNAME) {
             return Err(what());
@@ -91,14 +94,12 @@ pub fn prove_nodata(nsecs: &[Nsec], qname: &Name, qtype: u16) -> Result<(), Stri
 
 /// Proves that no closer match than the wildcard exists for a wildcard-expanded answer (RFC 4035
 /// §5.3.4): an NSEC covers `qname`.
-pub fn prove_wildcard_answer(nsecs: &[Nsec], qname: &Name) -> Result<(), String> {
-    covering(nsecs, qname)
-        .map(|_| ())
-        .ok_or_else(|| format!("no closer match than the wildcard exists for {qname}"))
+pub fn prove_wildcard_answer(nsecs: &[Nsec], qname: &Name) -> Result<(), Claim> {
+    covering(nsecs, qname).map(|_| ()).ok_or_else(|| Claim::WildcardAnswer { name: qname.clone() })
 }
 
 /// What the NSECs say about a DS at `name` (a validated NODATA or NXDOMAIN for `name DS`).
-pub fn ds_absence(nsecs: &[Nsec], name: &Name) -> Result<DsAbsence, String> {
+pub fn ds_absence(nsecs: &[Nsec], name: &Name) -> Result<DsAbsence, Claim> {
     if let Some(n) = matching(nsecs, name) {
         prove_nodata(nsecs, name, rtype::DS)?;
         return Ok(if n.types.contains(rtype::NS) {
@@ -111,5 +112,5 @@ pub fn ds_absence(nsecs: &[Nsec], name: &Name) -> Result<DsAbsence, String> {
     if covering(nsecs, name).is_some() {
         return Ok(DsAbsence::NoDelegation);
     }
-    Err(format!("{name} has no DS records"))
+    Err(Claim::NoData { name: name.clone(), qtype: rtype::DS })
 }

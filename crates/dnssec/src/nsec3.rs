@@ -2,6 +2,7 @@
 //! in have already been verified with the keys of the zone.
 
 use crate::crypto;
+use crate::denial::Claim;
 use crate::limits::{self, Budget};
 use crate::name::Name;
 use crate::outcome::{BogusReason, InsecureReason};
@@ -18,8 +19,8 @@ pub enum Nsec3Proof {
 }
 
 /// A set of NSEC3 records of one zone with one parameter set, and a small hash cache.
-pub struct Nsec3Set<'a> {
-    records: Vec<&'a Nsec3>,
+pub struct Nsec3Set {
+    records: Vec<Nsec3>,
     zone: Name,
     salt: Vec<u8>,
     iterations: u16,
@@ -27,24 +28,24 @@ pub struct Nsec3Set<'a> {
 }
 
 /// Why an NSEC3 set cannot be used at all.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Nsec3Failure {
     /// The answer is bogus.
     Bogus(BogusReason),
     /// The answer is insecure (iterations above the RFC 9276 limit).
     Insecure(InsecureReason),
-    /// The proof does not hold; the text says what was to be proven.
-    NotProven(String),
+    /// The proof does not hold; the claim says what could not be proven.
+    NotProven(Claim),
 }
 
-impl<'a> Nsec3Set<'a> {
+impl Nsec3Set {
     /// Selects the usable records: hash algorithm 1, flags 0 or 1 (RFC 5155 §8.1–8.2 say to ignore
     /// others), owned directly under `zone`, with the parameters of the first such record.
-    pub fn new(all: &'a [Nsec3], zone: &Name) -> Result<Self, Nsec3Failure> {
-        let usable: Vec<&Nsec3> =
-            all.iter().filter(|n| n.hash_algorithm == 1 && n.flags <= 1 && n.zone == *zone).collect();
+    pub fn new(all: Vec<Nsec3>, zone: &Name) -> Result<Self, Nsec3Failure> {
+        let usable: Vec<Nsec3> =
+            all.into_iter().filter(|n| n.hash_algorithm == 1 && n.flags <= 1 && n.zone == *zone).collect();
         let Some(first) = usable.first() else {
-            return Err(Nsec3Failure::NotProven("usable NSEC3 records exist".into()));
+            return Err(Nsec3Failure::NotProven(Claim::UsableNsec3 { zone: zone.clone() }));
         };
         if usable.len() > limits::MAX_NSEC3_PER_PROOF {
             return Err(Nsec3Failure::Bogus(BogusReason::WorkLimit { limit: "NSEC3 records per proof" }));
@@ -81,25 +82,21 @@ impl<'a> Nsec3Set<'a> {
         Ok(h)
     }
 
-    fn matching(&mut self, name: &Name, budget: &mut Budget) -> Result<Option<&'a Nsec3>, Nsec3Failure> {
+    fn matching(&mut self, name: &Name, budget: &mut Budget) -> Result<Option<&Nsec3>, Nsec3Failure> {
         let h = self.hash(name, budget)?;
-        Ok(self.records.iter().copied().find(|n| n.matches(&h)))
+        Ok(self.records.iter().find(|n| n.matches(&h)))
     }
 
-    fn covering(&mut self, name: &Name, budget: &mut Budget) -> Result<Option<&'a Nsec3>, Nsec3Failure> {
+    fn covering(&mut self, name: &Name, budget: &mut Budget) -> Result<Option<&Nsec3>, Nsec3Failure> {
         let h = self.hash(name, budget)?;
-        Ok(self.records.iter().copied().find(|n| n.covers(&h)))
+        Ok(self.records.iter().find(|n| n.covers(&h)))
     }
 
     /// RFC 5155 §8.3 closest encloser proof for `qname`: the closest ancestor with a matching NSEC3
     /// (which must not be a delegation or DNAME), and an NSEC3 covering the next closer name.
-    /// Returns the closest encloser and the covering record.
-    fn closest_encloser(
-        &mut self,
-        qname: &Name,
-        budget: &mut Budget,
-    ) -> Result<(Name, &'a Nsec3), Nsec3Failure> {
-        let fail = || Nsec3Failure::NotProven(format!("a closest encloser of {qname} exists"));
+    /// Returns the closest encloser and whether the NSEC3 covering the next closer name is opt-out.
+    fn closest_encloser(&mut self, qname: &Name, budget: &mut Budget) -> Result<(Name, bool), Nsec3Failure> {
+        let fail = || Nsec3Failure::NotProven(Claim::ClosestEncloser { name: qname.clone() });
         if !qname.is_below(&self.zone) {
             return Err(fail());
         }
@@ -111,8 +108,8 @@ impl<'a> Nsec3Set<'a> {
                     return Err(fail());
                 }
                 let next_closer = qname.child_towards(&candidate).ok_or_else(fail)?;
-                let cover = self.covering(&next_closer, budget)?.ok_or_else(fail)?;
-                return Ok((candidate, cover));
+                let opt_out = self.covering(&next_closer, budget)?.ok_or_else(fail)?.opt_out();
+                return Ok((candidate, opt_out));
             }
             if candidate == self.zone {
                 return Err(fail());
@@ -128,13 +125,13 @@ impl<'a> Nsec3Set<'a> {
         qname: &Name,
         budget: &mut Budget,
     ) -> Result<Nsec3Proof, Nsec3Failure> {
-        let (ce, cover) = self.closest_encloser(qname, budget)?;
+        let (ce, opt_out) = self.closest_encloser(qname, budget)?;
         let wildcard =
-            ce.wildcard().ok_or_else(|| Nsec3Failure::NotProven(format!("{qname} does not exist")))?;
+            ce.wildcard().ok_or_else(|| Nsec3Failure::NotProven(Claim::NameError { name: qname.clone() }))?;
         if self.covering(&wildcard, budget)?.is_none() {
-            return Err(Nsec3Failure::NotProven(format!("no wildcard {wildcard} exists")));
+            return Err(Nsec3Failure::NotProven(Claim::NameError { name: wildcard }));
         }
-        Ok(if cover.opt_out() { Nsec3Proof::OptOut } else { Nsec3Proof::Proven })
+        Ok(if opt_out { Nsec3Proof::OptOut } else { Nsec3Proof::Proven })
     }
 
     /// NODATA (RFC 5155 §8.5–8.7): a matching NSEC3 without the type (and without CNAME); for DS a
@@ -146,7 +143,7 @@ impl<'a> Nsec3Set<'a> {
         qtype: u16,
         budget: &mut Budget,
     ) -> Result<Nsec3Proof, Nsec3Failure> {
-        let what = || Nsec3Failure::NotProven(format!("{qname} has no {} records", rtype::type_name(qtype)));
+        let what = || Nsec3Failure::NotProven(Claim::NoData { name: qname.clone(), qtype });
         if let Some(m) = self.matching(qname, budget)? {
             if m.types.contains(qtype) || m.types.contains(rtype::CNAME) {
                 return Err(what());
@@ -158,9 +155,9 @@ impl<'a> Nsec3Set<'a> {
             };
             return if wrong_side { Err(what()) } else { Ok(Nsec3Proof::Proven) };
         }
-        let (ce, cover) = self.closest_encloser(qname, budget).map_err(|_| what())?;
+        let (ce, opt_out) = self.closest_encloser(qname, budget).map_err(|_| what())?;
         if qtype == rtype::DS {
-            return if cover.opt_out() { Ok(Nsec3Proof::OptOut) } else { Err(what()) };
+            return if opt_out { Ok(Nsec3Proof::OptOut) } else { Err(what()) };
         }
         let wildcard = ce.wildcard().ok_or_else(what)?;
         match self.matching(&wildcard, budget)? {
@@ -177,23 +174,22 @@ impl<'a> Nsec3Set<'a> {
         ce: &Name,
         budget: &mut Budget,
     ) -> Result<Nsec3Proof, Nsec3Failure> {
-        let fail =
-            || Nsec3Failure::NotProven(format!("no closer match than the wildcard exists for {qname}"));
+        let fail = || Nsec3Failure::NotProven(Claim::WildcardAnswer { name: qname.clone() });
         let next_closer = qname.child_towards(ce).ok_or_else(fail)?;
-        let cover = self.covering(&next_closer, budget)?.ok_or_else(fail)?;
-        Ok(if cover.opt_out() { Nsec3Proof::OptOut } else { Nsec3Proof::Proven })
+        let opt_out = self.covering(&next_closer, budget)?.ok_or_else(fail)?.opt_out();
+        Ok(if opt_out { Nsec3Proof::OptOut } else { Nsec3Proof::Proven })
     }
 
     /// For the chain walk: what the records say about a DS at `name`. `Ok(Some(opt_out))` when
     /// `name` is an insecure delegation, `Ok(None)` when it is no zone cut.
     pub fn ds_absence(&mut self, name: &Name, budget: &mut Budget) -> Result<Option<bool>, Nsec3Failure> {
-        if let Some(m) = self.matching(name, budget)? {
+        if let Some(delegation) = self.matching(name, budget)?.map(|m| m.types.contains(rtype::NS)) {
             self.prove_nodata(name, rtype::DS, budget)?;
-            return Ok(if m.types.contains(rtype::NS) { Some(false) } else { None });
+            return Ok(if delegation { Some(false) } else { None });
         }
-        let (_, cover) = self.closest_encloser(name, budget)?;
+        let (_, opt_out) = self.closest_encloser(name, budget)?;
         // No NSEC3 for the name: either it does not exist, or it is an unsigned delegation inside
         // an opt-out span (RFC 5155 §6).
-        Ok(if cover.opt_out() { Some(true) } else { None })
+        Ok(if opt_out { Some(true) } else { None })
     }
 }

@@ -128,7 +128,7 @@ pub enum BogusReason {
     /// that prove something else.
     NsecMissing {
         /// What was to be proven.
-        what: String,
+        claim: crate::denial::Claim,
         /// The zone.
         zone: Name,
     },
@@ -275,7 +275,7 @@ impl fmt::Display for BogusReason {
             Self::NoZoneKey { rrset, zone } => {
                 write!(f, "{rrset}: the signing key of {zone} lacks the zone bit or is revoked")
             }
-            Self::NsecMissing { what, zone } => write!(f, "{zone}: no valid NSEC/NSEC3 proof that {what}"),
+            Self::NsecMissing { claim, zone } => write!(f, "{zone}: no valid NSEC/NSEC3 proof that {claim}"),
             Self::Nsec3IterationsTooHigh { iterations, zone } => write!(
                 f,
                 "{zone}: NSEC3 with {iterations} iterations (more than {})",

@@ -230,8 +230,13 @@ pub struct Nsec {
 impl Nsec {
     /// Reads an NSEC record.
     pub fn from_record(r: &Record) -> Option<Self> {
-        let (next, end) = read_name(&r.rdata, 0).ok()?;
-        Some(Self { owner: r.owner.clone(), next, types: TypeBitmap::parse(&r.rdata[end..])? })
+        Self::from_rdata(&r.owner, &r.rdata)
+    }
+
+    /// Reads the RDATA of an NSEC record owned by `owner`.
+    pub fn from_rdata(owner: &Name, rdata: &[u8]) -> Option<Self> {
+        let (next, end) = read_name(rdata, 0).ok()?;
+        Some(Self { owner: owner.clone(), next, types: TypeBitmap::parse(&rdata[end..])? })
     }
 
     /// RFC 4035 §5.4: true when `name` sorts strictly between owner and next; the last NSEC of a
@@ -272,7 +277,11 @@ pub struct Nsec3 {
 impl Nsec3 {
     /// Reads an NSEC3 record; `None` when malformed or the owner label is not base32hex.
     pub fn from_record(r: &Record) -> Option<Self> {
-        let d = &r.rdata;
+        Self::from_rdata(&r.owner, &r.rdata)
+    }
+
+    /// Reads the RDATA of an NSEC3 record owned by `owner`.
+    pub fn from_rdata(owner: &Name, d: &[u8]) -> Option<Self> {
         if d.len() < 5 {
             return None;
         }
@@ -282,11 +291,11 @@ impl Nsec3 {
         let hash_start = 6 + salt_len;
         let next_hash = d.get(hash_start..hash_start + hash_len)?.to_vec();
         let types = TypeBitmap::parse(&d[hash_start + hash_len..])?;
-        let first = r.owner.labels().next()?;
+        let first = owner.labels().next()?;
         let owner_hash = base32hex_decode(first)?;
         Some(Self {
-            owner: r.owner.clone(),
-            zone: r.owner.parent()?,
+            owner: owner.clone(),
+            zone: owner.parent()?,
             owner_hash,
             hash_algorithm: d[0],
             flags: d[1],

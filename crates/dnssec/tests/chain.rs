@@ -218,6 +218,28 @@ mod rfc4035_section_5_4_denial {
     }
 
     #[test]
+    fn wildcard_answer_with_its_proof_stripped_is_bogus() {
+        // RFC 4035 §5.3.4: a wildcard expansion is secure only with a proof that no closer
+        // match exists. A relay that drops the authority section must not get a secure answer.
+        for (qname, zone) in [
+            ("anything.wild.secure.example.", "secure.example."),
+            ("x.wild.nsec3.example.", "nsec3.example."),
+        ] {
+            let auth = Authority::fixtures();
+            let v = validator(&auth);
+            let mut m = auth.query(&name(qname), rtype::A);
+            assert!(!m.authority.is_empty(), "the fixture answer carries its proof");
+            m.authority.clear();
+            let r = bogus_of(check_with(&v, &auth, qname, rtype::A, &m));
+            assert!(
+                matches!(r, BogusReason::NsecMissing { zone: ref z, .. } if *z == name(zone)),
+                "{qname}: {r}"
+            );
+            assert_eq!(r.ede_code(), 12);
+        }
+    }
+
+    #[test]
     fn parent_side_nsec_cannot_deny_child_data() {
         let auth = Authority::fixtures();
         let v = validator(&auth);
