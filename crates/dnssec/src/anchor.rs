@@ -1,6 +1,6 @@
 //! Trust anchors: the built-in root KSKs, anchor files (zone-file DS/DNSKEY lines, BIND
-//! `trust-anchors { }` blocks, IANA root-anchors.xml) and negative trust anchors (RFC 7646).
-//! The closest enclosing anchor applies to a name (islands of trust).
+//! `trust-anchors { }` blocks, IANA root-anchors.xml). The closest enclosing anchor applies to a
+//! name (islands of trust). Negative trust anchors live in [`crate::negative`].
 
 use crate::name::Name;
 use crate::rdata::{Dnskey, Ds};
@@ -38,7 +38,6 @@ pub struct AnchorError {
 #[derive(Clone, Debug, Default)]
 pub struct TrustAnchors {
     anchors: Vec<TrustAnchor>,
-    negative: Vec<Name>,
 }
 
 impl TrustAnchors {
@@ -204,13 +203,6 @@ impl TrustAnchors {
         }
     }
 
-    /// Adds a negative trust anchor: names at or below `zone` are treated as insecure (RFC 7646).
-    pub fn add_negative(&mut self, zone: Name) {
-        if !self.negative.contains(&zone) {
-            self.negative.push(zone);
-        }
-    }
-
     /// Adds one anchor directly.
     pub fn add(&mut self, anchor: TrustAnchor) {
         for ds in anchor.ds {
@@ -226,19 +218,9 @@ impl TrustAnchors {
         self.anchors.iter().filter(|a| name.is_at_or_below(&a.zone)).max_by_key(|a| a.zone.label_count())
     }
 
-    /// The negative trust anchor covering `name`, if any.
-    pub fn negative_for(&self, name: &Name) -> Option<&Name> {
-        self.negative.iter().filter(|z| name.is_at_or_below(z)).max_by_key(|z| z.label_count())
-    }
-
     /// Every anchor.
     pub fn iter(&self) -> impl Iterator<Item = &TrustAnchor> {
         self.anchors.iter()
-    }
-
-    /// Negative trust anchors.
-    pub fn negatives(&self) -> &[Name] {
-        &self.negative
     }
 
     /// True when there are no positive anchors.

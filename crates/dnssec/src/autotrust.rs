@@ -14,9 +14,15 @@
 
 use std::fmt::Write;
 
-use crate::anchor::base64_decode;
+use crate::anchor::{TrustAnchor, base64_decode};
+use crate::canonical::group;
+use crate::limits::Budget;
+use crate::name::Name;
 use crate::presentation::base64_encode;
 use crate::rdata::{Dnskey, FLAG_REVOKE, FLAG_SEP};
+use crate::rtype;
+use crate::verify::{Clock, ds_matches, verify_rrset};
+use crate::wire::Message;
 
 /// RFC 5011 §2.4.1: add hold-down time, at least 30 days.
 pub const ADD_HOLD_DOWN: u64 = 30 * 86400;
@@ -211,6 +217,47 @@ impl TrustPoint {
             keys.push(TrackedKey { key, state });
         }
         Ok(Self { keys })
+    }
+}
+
+/// What one probe of a trust point saw (RFC 5011 §2.2): the zone's published DNSKEY set and the
+/// tags of the keys whose signature over that set verifies at the time of the probe.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// Every key in the DNSKEY RRset.
+    pub published: Vec<Dnskey>,
+    /// Tags of the keys that sign the set (a new key counts only once a trusted key signs it,
+    /// which [`TrustPoint::observe`] checks).
+    pub signed_by: Vec<u16>,
+}
+
+impl Observation {
+    /// Reads the DNSKEY answer for `zone`; `None` when it holds no DNSKEY set of the zone. Each
+    /// key is tried alone against the set's RRSIGs at `now` (seconds since the epoch).
+    pub fn of_response(zone: &Name, response: &Message, now: u64) -> Option<Self> {
+        let set =
+            group(&response.answer).into_iter().find(|s| s.rtype == rtype::DNSKEY && s.owner == *zone)?;
+        let published: Vec<Dnskey> = set.rdatas.iter().filter_map(|r| Dnskey::parse(r)).collect();
+        let clock = Clock::at(now);
+        let signed_by = published
+            .iter()
+            .filter(|k| {
+                let mut budget = Budget::default();
+                verify_rrset(&set, zone, std::slice::from_ref(*k), clock, &mut budget).is_ok()
+            })
+            .map(Dnskey::key_tag)
+            .collect();
+        Some(Self { published, signed_by })
+    }
+
+    /// The published keys the configured anchor of the zone vouches for (its keys, or keys its
+    /// DS records match): the seed of a new trust point.
+    pub fn anchored_keys(&self, anchor: &TrustAnchor) -> Vec<Dnskey> {
+        self.published
+            .iter()
+            .filter(|k| anchor.keys.contains(k) || anchor.ds.iter().any(|d| ds_matches(&anchor.zone, k, d)))
+            .cloned()
+            .collect()
     }
 }
 

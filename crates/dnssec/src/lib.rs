@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod denial;
 pub mod limits;
 pub mod name;
+pub mod negative;
 pub mod nsec;
 pub mod nsec3;
 pub mod outcome;

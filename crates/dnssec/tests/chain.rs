@@ -3,10 +3,13 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use lookaside_dnssec::TrustAnchors;
 use lookaside_dnssec::chain::{KeyCache, KeyEntry, NoKeyCache, Validator, Verdict};
 use lookaside_dnssec::limits;
 use lookaside_dnssec::name::Name;
+use lookaside_dnssec::negative::NegativeAnchors;
 use lookaside_dnssec::outcome::{BogusReason, DenialKind, IndeterminateReason, InsecureReason, Security};
 use lookaside_dnssec::rtype;
 use lookaside_dnssec::wire::{Message, Question, Record};
@@ -415,14 +418,39 @@ mod rfc4035_section_5_2_chain {
         let auth = Authority::fixtures();
         let mut anchors = TrustAnchors::empty();
         anchors.add_text(&auth.anchor_text(), 0).unwrap();
-        anchors.add_negative(name("expired.example."));
-        let v = Validator::new(anchors);
+        let negative = Arc::new(NegativeAnchors::configured(&[name("expired.example.")]));
+        let v = Validator::new(anchors).with_negative_anchors(negative);
         let m = auth.query(&name("www.expired.example."), rtype::A);
         let verdict = check_with(&v, &auth, "www.expired.example.", rtype::A, &m);
         assert_eq!(
             verdict.security,
             Security::Insecure(InsecureReason::NegativeTrustAnchor { zone: name("expired.example.") })
         );
+    }
+
+    #[test]
+    fn rfc7646_runtime_negative_anchor_lapses_and_its_recheck_sees_through_it() {
+        let auth = Authority::fixtures();
+        let mut anchors = TrustAnchors::empty();
+        anchors.add_text(&auth.anchor_text(), 0).unwrap();
+        let negative = Arc::new(NegativeAnchors::default());
+        negative.add_runtime(name("expired.example."), NOW + 60);
+        let v = Validator::new(anchors).with_negative_anchors(negative);
+        let q = Question { name: name("www.expired.example."), qtype: rtype::A, qclass: 1 };
+        let m = auth.query(&q.name, rtype::A);
+        let run = |now: u64, ignore: bool| {
+            let mut session = v.session(now, &NoKeyCache);
+            if ignore {
+                session.ignore_negative_anchors();
+            }
+            session.validate_with(&q, &m, auth.fetch()).security
+        };
+        assert!(matches!(run(NOW, false), Security::Insecure(InsecureReason::NegativeTrustAnchor { .. })));
+        assert!(
+            matches!(run(NOW + 60, false), Security::Bogus(BogusReason::SignatureExpired { .. })),
+            "lapsed"
+        );
+        assert!(matches!(run(NOW, true), Security::Bogus(BogusReason::SignatureExpired { .. })), "recheck");
     }
 
     #[test]

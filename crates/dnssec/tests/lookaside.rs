@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use lookaside_dnssec::TrustAnchors;
 use lookaside_dnssec::chain::{KeyCache, KeyEntry, KeyQuery, NoKeyCache, Registry, Validator, Verdict};
 use lookaside_dnssec::name::Name;
+use lookaside_dnssec::negative::NegativeAnchors;
 use lookaside_dnssec::outcome::{BogusReason, DenialKind, IndeterminateReason, InsecureReason, Security};
 use lookaside_dnssec::rdata::Nsec;
 use lookaside_dnssec::rtype;
@@ -264,9 +265,10 @@ fn bogus_registry_answer_makes_the_data_bogus() {
 #[test]
 fn names_under_a_negative_trust_anchor_are_not_looked_up() {
     let auth = Authority::fixtures();
-    let mut a = anchors(true);
-    a.add_negative(name("yax.unsignedtld."));
-    let v = Validator::new(a).with_registries(registries());
+    let negative = NegativeAnchors::configured(&[name("yax.unsignedtld.")]);
+    let v = Validator::new(anchors(true))
+        .with_registries(registries())
+        .with_negative_anchors(std::sync::Arc::new(negative));
     let (verdict, asked, _, _) = run(&v, &auth, "yax.unsignedtld.", rtype::A, &NoKeyCache);
     assert_eq!(
         verdict.security,

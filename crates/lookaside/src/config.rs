@@ -8,6 +8,8 @@ use lookaside_dnssec::TrustAnchors;
 use lookaside_dnssec::name::Name;
 use serde::Deserialize;
 
+use crate::defaults;
+
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -79,9 +81,9 @@ pub struct FileConfig {
     pub state_directory: Option<PathBuf>,
     /// RFC 5011 automated updates of the root anchor (default true).
     pub auto_trust: Option<bool>,
-    /// Seconds between RFC 5011 probes of the root DNSKEY set (default 3600).
+    /// Seconds between RFC 5011 probes ([`defaults::AUTO_TRUST_INTERVAL`]).
     pub auto_trust_interval: Option<u64>,
-    /// Seconds between checks whether a negative trust anchor's zone validates again (default 300).
+    /// Seconds between rechecks of negative trust anchors ([`defaults::NTA_RECHECK_INTERVAL`]).
     pub nta_recheck_interval: Option<u64>,
     /// Zones whose anchors (from trust-anchor files) RFC 5011 keeps up to date, besides the root.
     pub auto_trust_anchors: Option<Vec<String>>,
@@ -103,13 +105,13 @@ pub struct LookasideConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CacheConfig {
-    /// Answers kept (default 100000).
+    /// Answers kept ([`defaults::CACHE_ANSWERS`]).
     pub answers: Option<usize>,
-    /// Zones' keys kept (default 10000).
+    /// Zones' keys kept ([`defaults::CACHE_KEYS`]).
     pub keys: Option<usize>,
-    /// Longest cache lifetime in seconds (default 86400).
+    /// Longest cache lifetime in seconds ([`defaults::MAX_TTL`]).
     pub max_ttl: Option<u32>,
-    /// Lifetime of bogus and failed answers in seconds, 1–300 (default 30, RFC 9520).
+    /// Lifetime of bogus and failed answers in seconds ([`defaults::BOGUS_TTL`]).
     pub bogus_ttl: Option<u32>,
 }
 
@@ -117,13 +119,13 @@ pub struct CacheConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LimitsConfig {
-    /// Client queries in flight before new ones get SERVFAIL (default 2048).
+    /// Client queries in flight before new ones get SERVFAIL ([`defaults::MAX_INFLIGHT`]).
     pub max_inflight: Option<usize>,
-    /// Concurrent TCP connections (default 128).
+    /// Concurrent TCP connections ([`defaults::TCP_CONNECTIONS`]).
     pub tcp_connections: Option<usize>,
-    /// Seconds an idle TCP connection stays open (default 10).
+    /// Seconds an idle TCP connection stays open ([`defaults::TCP_IDLE_TIMEOUT`]).
     pub tcp_idle_timeout: Option<u64>,
-    /// Milliseconds to wait for one upstream before the next (default 400).
+    /// Milliseconds to wait for one upstream before the next ([`defaults::UPSTREAM_TIMEOUT_MS`]).
     pub upstream_timeout_ms: Option<u64>,
 }
 
@@ -273,12 +275,18 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
         let cache = file.cache.unwrap_or_default();
         let limits = file.limits.unwrap_or_default();
-        let bogus_ttl = cache.bogus_ttl.unwrap_or(30);
-        if !(1..=300).contains(&bogus_ttl) {
-            return Err(ConfigError::Invalid(format!(
-                "cache.bogus-ttl {bogus_ttl} is outside 1–300 s (RFC 9520)"
-            )));
-        }
+        let setting = |s: &defaults::Setting, v: Option<u64>| s.value(v).map_err(ConfigError::Invalid);
+        let bogus_ttl = setting(&defaults::BOGUS_TTL, cache.bogus_ttl.map(u64::from))? as u32;
+        let max_ttl = setting(&defaults::MAX_TTL, cache.max_ttl.map(u64::from))? as u32;
+        let cache_answers = setting(&defaults::CACHE_ANSWERS, cache.answers.map(|v| v as u64))? as usize;
+        let cache_keys = setting(&defaults::CACHE_KEYS, cache.keys.map(|v| v as u64))? as usize;
+        let max_inflight = setting(&defaults::MAX_INFLIGHT, limits.max_inflight.map(|v| v as u64))? as usize;
+        let tcp_connections =
+            setting(&defaults::TCP_CONNECTIONS, limits.tcp_connections.map(|v| v as u64))? as usize;
+        let tcp_idle_timeout = setting(&defaults::TCP_IDLE_TIMEOUT, limits.tcp_idle_timeout)?;
+        let upstream_timeout_ms = setting(&defaults::UPSTREAM_TIMEOUT_MS, limits.upstream_timeout_ms)?;
+        let auto_trust_interval = setting(&defaults::AUTO_TRUST_INTERVAL, file.auto_trust_interval)?;
+        let nta_recheck_interval = setting(&defaults::NTA_RECHECK_INTERVAL, file.nta_recheck_interval)?;
         let mut lookaside_src = file.lookaside.clone().unwrap_or_default();
         for arg in &overrides.lookaside {
             let (domain, anchor) = match arg.split_once('=') {
@@ -322,9 +330,8 @@ impl Config {
                     .iter()
                     .any(|p| std::fs::read_to_string(p).is_ok_and(|t| has_root_anchor(&t)))
             }),
-            auto_trust_interval: Duration::from_secs(file.auto_trust_interval.unwrap_or(3600).max(1)),
-            // BIND's nta-recheck default: 5 minutes.
-            nta_recheck_interval: Duration::from_secs(file.nta_recheck_interval.unwrap_or(300).max(1)),
+            auto_trust_interval: Duration::from_secs(auto_trust_interval),
+            nta_recheck_interval: Duration::from_secs(nta_recheck_interval),
             auto_trust_anchors: file
                 .auto_trust_anchors
                 .clone()
@@ -342,14 +349,14 @@ impl Config {
             // switched off; islands of trust coexist with the root.
             builtin_root_anchors: file.builtin_root_anchors.unwrap_or(true),
             negative_trust_anchors,
-            cache_answers: cache.answers.unwrap_or(100_000),
-            cache_keys: cache.keys.unwrap_or(10_000),
-            max_ttl: cache.max_ttl.unwrap_or(86_400),
+            cache_answers,
+            cache_keys,
+            max_ttl,
             bogus_ttl,
-            max_inflight: limits.max_inflight.unwrap_or(2048).max(1),
-            tcp_connections: limits.tcp_connections.unwrap_or(128).max(1),
-            tcp_idle_timeout: limits.tcp_idle_timeout.unwrap_or(10).max(1),
-            upstream_timeout_ms: limits.upstream_timeout_ms.unwrap_or(400).clamp(10, 10_000),
+            max_inflight,
+            tcp_connections,
+            tcp_idle_timeout,
+            upstream_timeout_ms,
             log_level: file.log_level.unwrap_or_else(|| "info".into()),
         })
     }
@@ -385,9 +392,6 @@ impl Config {
                 anchors = without_zone(anchors, &zone);
                 anchors.add(lookaside_dnssec::anchor::TrustAnchor { zone, ds: Vec::new(), keys });
             }
-        }
-        for n in &self.negative_trust_anchors {
-            anchors.add_negative(n.clone());
         }
         if anchors.is_empty() {
             return Err(ConfigError::Invalid("no trust anchor configured".into()));
@@ -459,9 +463,6 @@ fn without_zone(anchors: TrustAnchors, zone: &Name) -> TrustAnchors {
     let mut out = TrustAnchors::empty();
     for a in anchors.iter().filter(|a| a.zone != *zone) {
         out.add(a.clone());
-    }
-    for n in anchors.negatives() {
-        out.add_negative(n.clone());
     }
     out
 }

@@ -31,27 +31,6 @@ pub struct Control {
     pub reload: mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
 
-/// Removes a negative trust anchor as soon as its zone validates again (RFC 7646 §2.1 asks that
-/// NTAs be removed once the problem is fixed), checking the zone's SOA every `interval`.
-pub async fn recheck_negative_anchors(resolver: Arc<ArcSwap<Resolver>>, interval: Duration) {
-    loop {
-        tokio::time::sleep(interval).await;
-        let current = resolver.load_full();
-        for (zone, _) in current.negative_anchors().list() {
-            let q = lookaside_dnssec::Question {
-                name: zone.clone(),
-                qtype: lookaside_dnssec::rtype::SOA,
-                qclass: lookaside_dnssec::rtype::CLASS_IN,
-            };
-            if current.validate_fresh(&q).await.is_secure() {
-                current.negative_anchors().remove(&zone);
-                current.flush_name(&zone);
-                info!(%zone, "negative trust anchor removed: the zone validates again");
-            }
-        }
-    }
-}
-
 /// Parses `30s`, `10m`, `1h`, `2d` or plain seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
@@ -133,8 +112,8 @@ impl Control {
                     s.cache_hits.load(Ordering::Relaxed),
                     s.cache_misses.load(Ordering::Relaxed)
                 ));
-                for (zone, left) in resolver.negative_anchors().list() {
-                    out.push_str(&format!("nta {zone} {} s\n", left.as_secs()));
+                for line in negative_anchor_lines(&resolver) {
+                    out.push_str(&format!("nta {line}\n"));
                 }
                 out
             }
@@ -160,24 +139,29 @@ impl Control {
                     },
                     _ => return "error: usage: nta add NAME [--for DURATION]\n".into(),
                 };
-                resolver.negative_anchors().add(zone.clone(), Instant::now() + lifetime);
+                resolver.negative_anchors().add_runtime(zone.clone(), unix_now() + lifetime.as_secs());
                 resolver.flush_name(&zone);
                 info!(%zone, seconds = lifetime.as_secs(), "negative trust anchor added");
                 format!("ok\nnegative trust anchor {zone} for {} s\n", lifetime.as_secs())
             }
             ["nta", "list"] => {
                 let mut out = String::from("ok\n");
-                for (zone, left) in resolver.negative_anchors().list() {
-                    out.push_str(&format!("{zone} {} s\n", left.as_secs()));
+                for line in negative_anchor_lines(&resolver) {
+                    out.push_str(&line);
+                    out.push('\n');
                 }
                 out
             }
             ["nta", "remove", name] => match Name::parse(name) {
-                Ok(zone) if resolver.negative_anchors().remove(&zone) => {
+                Ok(zone) if resolver.negative_anchors().remove_runtime(&zone) => {
                     resolver.flush_name(&zone);
                     format!("ok\nremoved {zone}\n")
                 }
-                Ok(zone) => format!("error: no negative trust anchor for {zone}\n"),
+                Ok(zone) => {
+                    format!(
+                        "error: no run-time negative trust anchor for {zone} (configured ones leave by reload)\n"
+                    )
+                }
                 Err(e) => format!("error: {name:?}: {e}\n"),
             },
             ["reload"] => {
@@ -233,4 +217,23 @@ pub fn client(path: &Path, command: &str) -> std::process::ExitCode {
         eprintln!("lookaside ctl: {status}");
         std::process::ExitCode::FAILURE
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// One line per negative trust anchor, run-time and configured alike: `ZONE N s` or
+/// `ZONE configured`.
+fn negative_anchor_lines(resolver: &Resolver) -> Vec<String> {
+    let now = unix_now();
+    resolver
+        .negative_anchors()
+        .list(now)
+        .into_iter()
+        .map(|a| match a.remaining(now) {
+            Some(left) => format!("{} {left} s", a.zone),
+            None => format!("{} configured", a.zone),
+        })
+        .collect()
 }

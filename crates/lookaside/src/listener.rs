@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use lookaside_dnssec::outcome::ede;
 use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_stub::Resolver;
-use lookaside_stub::respond::{self, Rejection, error_response};
+use lookaside_stub::respond::{self, ClientQuery, Rejection, error_response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc};
@@ -132,25 +132,31 @@ impl Listener {
                     continue;
                 }
             };
-            // Cache hits are answered here, without a task (the common case on a busy host).
-            if let Some(reply) = self.answer_from_cache(&buf[..n], true) {
+            // Each packet is parsed once; rejections, CHAOS and cache hits are answered here,
+            // without a task (the common case on a busy host).
+            let query = match respond::parse_query(&buf[..n]) {
+                Ok(q) => q,
+                Err(rejection) => {
+                    if let Some(reply) = rejected(rejection) {
+                        let _ = socket.send_to(&reply, peer).await;
+                    }
+                    continue;
+                }
+            };
+            if let Some(reply) = self.immediate_reply(&query, true) {
                 let _ = socket.send_to(&reply, peer).await;
                 continue;
             }
-            let packet = buf[..n].to_vec();
             let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
                 // Over the cap: answer at once rather than stay silent.
-                if let Some(reply) = overloaded(&packet) {
-                    let _ = socket.send_to(&reply, peer).await;
-                }
+                let _ = socket.send_to(&overloaded(&query), peer).await;
                 continue;
             };
             let this = self.clone();
             let socket = socket.clone();
             tokio::spawn(async move {
-                if let Some(reply) = this.answer(&packet, true).await {
-                    let _ = socket.send_to(&reply, peer).await;
-                }
+                let reply = this.reply_after_miss(&query, true).await;
+                let _ = socket.send_to(&reply, peer).await;
                 drop(permit);
             });
         }
@@ -206,19 +212,32 @@ impl Listener {
             {
                 break;
             }
+            let query = match respond::parse_query(&packet) {
+                Ok(q) => q,
+                Err(rejection) => {
+                    if let Some(reply) = rejected(rejection) {
+                        let _ = tx.send(reply).await;
+                    }
+                    continue;
+                }
+            };
+            // Cache hits are answered in the connection's own task, as over UDP.
+            if let Some(reply) = self.immediate_reply(&query, false) {
+                if tx.send(reply).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             let Ok(conn_permit) = per_connection.clone().acquire_owned().await else { break };
             let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
-                if let Some(reply) = overloaded(&packet) {
-                    let _ = tx.send(reply).await;
-                }
+                let _ = tx.send(overloaded(&query)).await;
                 continue;
             };
             let this = self.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                if let Some(reply) = this.answer(&packet, false).await {
-                    let _ = tx.send(reply).await;
-                }
+                let reply = this.reply_after_miss(&query, false).await;
+                let _ = tx.send(reply).await;
                 drop(permit);
                 drop(conn_permit);
             });
@@ -227,42 +246,45 @@ impl Listener {
         let _ = writer_task.await;
     }
 
-    /// The reply from the caches, when the packet is an ordinary query whose answer is cached.
-    fn answer_from_cache(&self, packet: &[u8], udp: bool) -> Option<Vec<u8>> {
-        let query = respond::parse_query(packet).ok()?;
-        if query.question.qclass != rtype::CLASS_IN {
-            return None;
-        }
-        let res = self.resolver.load().cached(&query.question, query.checking_disabled())?;
-        let limit = if udp { query.udp_limit() } else { 65535 };
-        let reply = respond::build_response(&query, &res, limit);
+    /// The reply that needs no upstream: CHAOS, a class other than IN, or a cache hit (the one
+    /// cache probe of the query).
+    fn immediate_reply(&self, query: &ClientQuery, udp: bool) -> Option<Vec<u8>> {
+        let reply = if query.question.qclass == rtype::CLASS_CH {
+            let l = &self.limits;
+            respond::chaos_response(query, l.version.as_deref(), l.identity.as_deref())
+        } else if query.question.qclass != rtype::CLASS_IN {
+            query.error(rcode::REFUSED, None)
+        } else {
+            let res = self.resolver.load().cached(&query.question, query.checking_disabled())?;
+            respond::build_response(query, &res, reply_limit(query, udp))
+        };
         count_reply(&reply, udp);
         Some(reply)
     }
 
-    /// The reply to one packet, or `None` when nothing can be answered.
-    async fn answer(&self, packet: &[u8], udp: bool) -> Option<Vec<u8>> {
-        let query = match respond::parse_query(packet) {
-            Ok(q) => q,
-            Err(Rejection::Unanswerable) => return None,
-            Err(Rejection::Error { id, flags, rcode, question }) => {
-                return Some(error_response(id, flags, rcode, question.as_ref(), None, None));
-            }
-        };
-        if query.question.qclass == rtype::CLASS_CH {
-            let l = &self.limits;
-            return Some(respond::chaos_response(&query, l.version.as_deref(), l.identity.as_deref()));
-        }
-        if query.question.qclass != rtype::CLASS_IN {
-            return Some(query.error(rcode::REFUSED, None));
-        }
+    /// The reply to a query the cache could not answer.
+    async fn reply_after_miss(&self, query: &ClientQuery, udp: bool) -> Vec<u8> {
         // A reload swaps the resolver; a query in progress finishes with the one it started with.
         let resolver = self.resolver.load_full();
-        let res = resolver.resolve(&query.question, query.checking_disabled()).await;
-        let limit = if udp { query.udp_limit() } else { 65535 };
-        let reply = respond::build_response(&query, &res, limit);
+        let res = resolver.resolve_uncached(&query.question, query.checking_disabled()).await;
+        let reply = respond::build_response(query, &res, reply_limit(query, udp));
         count_reply(&reply, udp);
-        Some(reply)
+        reply
+    }
+}
+
+/// The largest answer for this query: the client's UDP size, or a TCP message's 65535.
+fn reply_limit(query: &ClientQuery, udp: bool) -> usize {
+    if udp { query.udp_limit() } else { 65535 }
+}
+
+/// The answer to a packet that is no usable query, or `None` when nothing can be answered.
+fn rejected(rejection: Rejection) -> Option<Vec<u8>> {
+    match rejection {
+        Rejection::Unanswerable => None,
+        Rejection::Error { id, flags, rcode, question } => {
+            Some(error_response(id, flags, rcode, question.as_ref(), None, None))
+        }
     }
 }
 
@@ -274,7 +296,6 @@ fn count_reply(reply: &[u8], udp: bool) {
 }
 
 /// SERVFAIL for a query that arrives over the in-flight cap.
-fn overloaded(packet: &[u8]) -> Option<Vec<u8>> {
-    let q = respond::parse_query(packet).ok()?;
-    Some(q.error(rcode::SERVFAIL, Some((ede::OTHER, "too many queries in flight".into()))))
+fn overloaded(query: &ClientQuery) -> Vec<u8> {
+    query.error(rcode::SERVFAIL, Some((ede::OTHER, "too many queries in flight".into())))
 }

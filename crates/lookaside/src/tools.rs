@@ -95,22 +95,24 @@ impl Lookup {
         let all_records: Vec<Record> = response
             .map(|m| m.answer.iter().chain(m.authority.iter()).cloned().collect())
             .unwrap_or_default();
-        let usable = matches!(res.security, Security::Secure | Security::Insecure(_));
+        // The tools ask without CD, so every answer is checked.
+        let security = res.security().cloned();
+        let usable = matches!(security, Some(Security::Secure | Security::Insecure(_)));
         let rc = if usable { response.map_or(rcode::SERVFAIL, Message::rcode) } else { rcode::SERVFAIL };
-        let reason = match &res.security {
-            Security::Secure => None,
-            Security::Insecure(r) => Some(r.to_string()),
-            Security::Bogus(r) => Some(r.to_string()),
-            Security::Indeterminate(r) => Some(r.to_string()),
+        let reason = match &security {
+            None | Some(Security::Secure) => None,
+            Some(Security::Insecure(r)) => Some(r.to_string()),
+            Some(Security::Bogus(r)) => Some(r.to_string()),
+            Some(Security::Indeterminate(r)) => Some(r.to_string()),
         };
-        let ede = res.security.ede().map(|(code, text)| Ede {
+        let ede = security.as_ref().and_then(Security::ede).map(|(code, text)| Ede {
             code,
             text: if res.summary.is_empty() { text } else { format!("{}: {text}", res.summary) },
         });
         Self {
             name: name.to_string(),
             rtype: rtype::type_name(qtype),
-            verdict: res.security.label().into(),
+            verdict: res.judgement.label().into(),
             reason,
             rcode: rcode_name(rc),
             ede,
@@ -121,19 +123,24 @@ impl Lookup {
             },
             chain: steps(&res.steps),
             answer: if usable { answer } else { Vec::new() },
-            security: Some(res.security),
+            security,
             all_records,
         }
     }
 
     /// True for a secure verdict.
     pub fn is_secure(&self) -> bool {
-        self.verdict == "secure"
+        matches!(self.security, Some(Security::Secure))
+    }
+
+    /// True for an insecure verdict.
+    pub fn is_insecure(&self) -> bool {
+        matches!(self.security, Some(Security::Insecure(_)))
     }
 
     /// True for a bogus verdict.
     pub fn is_bogus(&self) -> bool {
-        self.verdict == "bogus"
+        matches!(self.security, Some(Security::Bogus(_)))
     }
 
     /// Records of `t` owned by anything in the answer (the end of a CNAME chain included).

@@ -216,6 +216,45 @@ fn dead_first_upstream_is_skipped() {
     assert!(m.has_flag(flags::AD));
 }
 
+/// An upstream that answers every query NXDOMAIN with nothing else, like a resolver that has no
+/// Internet (or a captive portal): every answer from it is bogus under a signed root.
+fn nxdomain_upstream(h: &Hierarchy) -> String {
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let Ok(mut m) = Message::parse(&buf[..n]) else { continue };
+            m.flags = (m.flags & !0x000f) | flags::QR | flags::RA | rcode::NXDOMAIN;
+            m.answer.clear();
+            m.authority.clear();
+            m.additional.clear();
+            let _ = sock.send_to(&m.to_wire(), peer);
+        }
+    });
+    addr.to_string()
+}
+
+#[test]
+fn bogus_retry_takes_answer_and_keys_from_the_other_upstream() {
+    // RFC 6840 §5.9 spirit (Unbound's val-max-restart): the second try after a bogus answer must
+    // not ask the upstream that gave it for the keys, nor trust the key entries it made bad.
+    let h = hierarchy!();
+    let liar = nxdomain_upstream(h);
+    let d = h.daemon(&["--upstream", &liar, "--upstream", &h.unbound.to_string()]);
+    let names = [
+        ("www.secure.example.", rtype::A),
+        ("_xmpp-server._tcp.secure.example.", rtype::SRV),
+        ("_5269._tcp.xmpp.secure.example.", rtype::TLSA),
+        ("www.sub.secure.example.", rtype::A),
+        ("nothere.secure.example.", rtype::A),
+    ];
+    for (name, qtype) in names {
+        let m = ask(d.addr, name, qtype, Opts { dnssec_ok: true, ..Opts::default() });
+        assert!(m.has_flag(flags::AD), "{name}: not secure: rcode {}, {:?}", m.rcode(), ede(&m));
+    }
+}
+
 #[test]
 fn unreachable_upstreams_give_servfail_with_ede() {
     let h = hierarchy!();

@@ -120,6 +120,13 @@ fn reload_swaps_configuration_and_keeps_the_old_one_when_broken() {
     let (code, out) = d.ctl(&["reload"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(ask(d.addr, "www.nokey.example.", rtype::A, Opts::default()).rcode(), rcode::NOERROR);
+    // Configured and run-time negative anchors are one list, and `nta list` shows both.
+    d.ctl(&["nta", "add", "expired.example.", "--for", "1h"]);
+    let (_, list) = d.ctl(&["nta", "list"]);
+    assert!(list.lines().any(|l| l == "nokey.example. configured"), "{list}");
+    assert!(list.lines().any(|l| l.starts_with("expired.example. ") && l.ends_with(" s")), "{list}");
+    let (code, out) = d.ctl(&["nta", "remove", "nokey.example."]);
+    assert_eq!(code, 1, "configured anchors leave by reload: {out}");
 
     // A broken file is reported and the running configuration stays.
     std::fs::write(&config, "trust-anchors = [\"/nonexistent/anchor\"]\n").unwrap();

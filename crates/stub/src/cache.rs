@@ -10,10 +10,11 @@ use std::collections::HashMap;
 
 use lookaside_dnssec::chain::{KeyCache, KeyEntry};
 use lookaside_dnssec::name::Name;
-use lookaside_dnssec::outcome::Security;
 use lookaside_dnssec::rdata::Nsec;
 use lookaside_dnssec::wire::Message;
 use lru::LruCache;
+
+use crate::resolution::Judgement;
 
 /// What an answer is cached under: the question, case-insensitively.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -31,8 +32,8 @@ pub struct CacheKey {
 pub struct CachedAnswer {
     /// The upstream's response, DNSSEC records included.
     pub response: Arc<Message>,
-    /// Its verdict.
-    pub security: Security,
+    /// Its verdict, or that it was not checked (the cache of CD answers).
+    pub judgement: Judgement,
     /// The chain summary for EDE texts (shared: cache hits do not copy it).
     pub summary: Arc<str>,
     stored: Instant,
@@ -115,12 +116,19 @@ impl AnswerCache {
     }
 
     /// Stores an answer for `ttl` seconds (nothing for 0).
-    pub fn put(&self, key: CacheKey, response: Arc<Message>, security: Security, summary: String, ttl: u32) {
+    pub fn put(
+        &self,
+        key: CacheKey,
+        response: Arc<Message>,
+        judgement: Judgement,
+        summary: String,
+        ttl: u32,
+    ) {
         if ttl == 0 {
             return;
         }
         let now = Instant::now();
-        let entry = CachedAnswer { response, security, summary: summary.into(), stored: now };
+        let entry = CachedAnswer { response, judgement, summary: summary.into(), stored: now };
         if self.entries.put(key, entry, now + Duration::from_secs(ttl as u64)) {
             metrics::counter!("lookaside_cache_evictions_total").increment(1);
         }

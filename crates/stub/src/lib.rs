@@ -6,7 +6,10 @@
 
 pub mod cache;
 pub mod pipeline;
+pub mod resolution;
 pub mod respond;
+pub mod upkeep;
 pub mod upstream;
 
-pub use pipeline::{Resolution, Resolver, ResolverConfig};
+pub use pipeline::{Resolver, ResolverConfig};
+pub use resolution::{Judgement, Resolution};

@@ -2,19 +2,22 @@
 //! another upstream for a bogus answer (RFC 6840 §5.9 spirit, Unbound's `val-max-restart`), and
 //! caching of the result.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use lookaside_dnssec::chain::{Progress, Validator};
+use lookaside_dnssec::chain::{KeyCache, KeyEntry, Progress, StepStatus, Validator};
 use lookaside_dnssec::name::Name;
-use lookaside_dnssec::outcome::{IndeterminateReason, Security};
-use lookaside_dnssec::rdata::soa_minimum;
+use lookaside_dnssec::negative::NegativeAnchors;
+use lookaside_dnssec::outcome::{InsecureReason, Security};
+use lookaside_dnssec::rdata::{Nsec, soa_minimum};
 use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Message, Question};
 use tracing::{debug, info};
 
 use crate::cache::{AnswerCache, CacheKey, KeyStore};
+use crate::resolution::{Judgement, Resolution};
 use crate::upstream::Upstreams;
 
 /// Pipeline settings.
@@ -30,12 +33,6 @@ pub struct ResolverConfig {
     pub bogus_ttl: u32,
 }
 
-impl Default for ResolverConfig {
-    fn default() -> Self {
-        Self { answer_cache_size: 100_000, key_cache_size: 10_000, max_ttl: 86_400, bogus_ttl: 30 }
-    }
-}
-
 /// Counters of verdicts handed out.
 #[derive(Debug, Default)]
 pub struct VerdictStats {
@@ -47,27 +44,12 @@ pub struct VerdictStats {
     pub bogus: AtomicU64,
     /// Indeterminate answers (including upstream failures).
     pub indeterminate: AtomicU64,
+    /// Answers to CD queries passed on without validation.
+    pub unchecked: AtomicU64,
     /// Answers served from cache.
     pub cache_hits: AtomicU64,
     /// Answers that needed the upstreams.
     pub cache_misses: AtomicU64,
-}
-
-/// The outcome of one resolution.
-#[derive(Clone, Debug)]
-pub struct Resolution {
-    /// The upstream's response (`None` when no upstream answered).
-    pub response: Option<Arc<Message>>,
-    /// Its verdict; for CD queries the data is unjudged unless it came from the validated cache.
-    pub security: Security,
-    /// One-line chain summary, for EDE texts and logs.
-    pub summary: String,
-    /// Seconds the data spent in the cache, subtracted from TTLs on output.
-    pub age: u32,
-    /// True when served from cache.
-    pub cached: bool,
-    /// The chain steps of the validation (empty when served from cache).
-    pub steps: Vec<lookaside_dnssec::chain::ChainStep>,
 }
 
 /// The resolver: upstreams, validator and caches.
@@ -80,46 +62,45 @@ pub struct Resolver {
     config: ResolverConfig,
     /// Verdict counters (shared across reloads).
     pub stats: Arc<VerdictStats>,
-    ntas: Arc<NegativeAnchors>,
 }
 
-/// Negative trust anchors added at run time (RFC 7646), each with an expiry, as BIND's
-/// `rndc nta`. Shared across reloads.
-#[derive(Debug, Default)]
-pub struct NegativeAnchors {
-    inner: std::sync::Mutex<Vec<(Name, Instant)>>,
+/// Which try at a question a validation is.
+#[derive(Clone, Copy, Debug)]
+enum Attempt {
+    /// The first: any upstream, every cached key entry.
+    First,
+    /// After a bogus answer from `avoid`: the answer and every key lookup go to the other
+    /// upstreams first, and the key entries the first try found bad are not trusted (they may be
+    /// the bad upstream's doing).
+    Retry { avoid: SocketAddr },
+    /// The recheck of a negative trust anchor: what the verdict would be without it.
+    IgnoringNegativeAnchors,
 }
 
-impl NegativeAnchors {
-    /// Adds (or extends) an anchor for `zone` until `until`.
-    pub fn add(&self, zone: Name, until: Instant) {
-        let mut list = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        list.retain(|(z, _)| *z != zone);
-        list.push((zone, until));
+impl Attempt {
+    fn avoid(self) -> Option<SocketAddr> {
+        match self {
+            Self::Retry { avoid } => Some(avoid),
+            _ => None,
+        }
+    }
+}
+
+/// The key cache as a retry sees it: without the entries marked bad.
+struct WithoutBadEntries<'a>(&'a KeyStore);
+
+impl KeyCache for WithoutBadEntries<'_> {
+    fn key_entry(&self, zone: &Name) -> Option<KeyEntry> {
+        self.0.key_entry(zone).filter(|e| !matches!(e, KeyEntry::Bad { .. }))
     }
 
-    /// Removes the anchor for `zone`; true when there was one.
-    pub fn remove(&self, zone: &Name) -> bool {
-        let mut list = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let before = list.len();
-        list.retain(|(z, _)| z != zone);
-        list.len() != before
+    fn registry_denials(&self, registry: &Name) -> Vec<Nsec> {
+        self.0.registry_denials(registry)
     }
+}
 
-    /// The live anchors with their remaining time.
-    pub fn list(&self) -> Vec<(Name, std::time::Duration)> {
-        let now = Instant::now();
-        let mut list = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        list.retain(|(_, until)| *until > now);
-        list.iter().map(|(z, until)| (z.clone(), *until - now)).collect()
-    }
-
-    /// The live anchor covering `name`, if any.
-    pub fn covering(&self, name: &Name) -> Option<Name> {
-        let now = Instant::now();
-        let list = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        list.iter().filter(|(z, until)| *until > now && name.is_at_or_below(z)).map(|(z, _)| z.clone()).next()
-    }
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl Resolver {
@@ -133,20 +114,18 @@ impl Resolver {
             validator,
             config,
             stats: Arc::new(VerdictStats::default()),
-            ntas: Arc::new(NegativeAnchors::default()),
         }
     }
 
-    /// Shares counters and run-time negative trust anchors with the resolver this one replaces.
-    pub fn with_shared(mut self, stats: Arc<VerdictStats>, ntas: Arc<NegativeAnchors>) -> Self {
+    /// Shares the counters of the resolver this one replaces (on reload).
+    pub fn with_stats(mut self, stats: Arc<VerdictStats>) -> Self {
         self.stats = stats;
-        self.ntas = ntas;
         self
     }
 
-    /// The run-time negative trust anchors.
+    /// The negative trust anchors, configured and run-time, as the validator reads them.
     pub fn negative_anchors(&self) -> &Arc<NegativeAnchors> {
-        &self.ntas
+        self.validator.negative_anchors()
     }
 
     /// Numbers of cached answers and of cached zone keys.
@@ -162,15 +141,16 @@ impl Resolver {
         n
     }
 
-    /// Validates `question` afresh, ignoring caches and run-time negative trust anchors: what the
-    /// verdict would be without the anchor (for the automatic recheck of negative anchors).
-    pub async fn validate_fresh(&self, question: &Question) -> Security {
-        self.resolve_validated(question, None).await.0.security
+    /// Validates `question` afresh, ignoring the answer cache and the negative trust anchors:
+    /// what the verdict would be without them (for the automatic recheck of negative anchors).
+    pub async fn validate_fresh(&self, question: &Question) -> Option<Security> {
+        let (res, _) = self.resolve_validated(question, Attempt::IgnoringNegativeAnchors).await;
+        res.security().cloned()
     }
 
     /// Drops cached bogus and failed answers.
     pub fn flush_bogus(&self) -> usize {
-        self.answers.remove_where(|_, v| !matches!(v.security, Security::Secure | Security::Insecure(_)))
+        self.answers.remove_where(|_, v| v.judgement.is_failure())
     }
 
     /// The upstreams (for counters).
@@ -191,76 +171,69 @@ impl Resolver {
     }
 
     /// The answer from the caches alone, without waiting: the listener's fast path, which
-    /// answers cache hits without spawning a task.
+    /// answers cache hits without spawning a task. A miss goes on with
+    /// [`Resolver::resolve_uncached`], so each query probes the cache once.
     pub fn cached(&self, question: &Question, checking_disabled: bool) -> Option<Resolution> {
         let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
-        self.lookup_cache(&key, checking_disabled)
-    }
-
-    fn lookup_cache(&self, key: &CacheKey, checking_disabled: bool) -> Option<Resolution> {
         let now = Instant::now();
-        let hit = match self.answers.get(key, now) {
+        let hit = match self.answers.get(&key, now) {
             // A validated answer serves CD queries too, but never a bogus one: CD wants the data.
-            Some(hit) if !checking_disabled || !hit.security.is_bogus() => hit,
-            _ if checking_disabled => self.unchecked.get(key, now)?,
+            Some(hit) if !checking_disabled || !hit.judgement.is_failure() => hit,
+            _ if checking_disabled => self.unchecked.get(&key, now)?,
             _ => return None,
         };
         self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("lookaside_cache_hits_total").increment(1);
-        self.count(&hit.security);
-        Some(Resolution {
-            age: hit.age(now),
-            response: Some(hit.response),
-            security: hit.security,
-            summary: hit.summary.to_string(),
-            cached: true,
-            steps: Vec::new(),
-        })
+        self.count(&hit.judgement);
+        let age = hit.age(now);
+        Some(Resolution::from_cache(hit, age))
     }
 
-    /// Resolves `question`. With `checking_disabled` the data is returned unjudged (from a cache
-    /// apart from the validated one, so it never reaches a client without CD).
+    /// Resolves `question`: from the cache, else as [`Resolver::resolve_uncached`].
     pub async fn resolve(&self, question: &Question, checking_disabled: bool) -> Resolution {
+        match self.cached(question, checking_disabled) {
+            Some(hit) => hit,
+            None => self.resolve_uncached(question, checking_disabled).await,
+        }
+    }
+
+    /// Resolves `question` after a cache miss. With `checking_disabled` the data is returned
+    /// unchecked (and cached apart from validated answers, so it never reaches a client without
+    /// CD). Otherwise it is validated, with one retry on another upstream for a bogus answer.
+    pub async fn resolve_uncached(&self, question: &Question, checking_disabled: bool) -> Resolution {
         let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
-        if let Some(hit) = self.lookup_cache(&key, checking_disabled) {
-            return hit;
-        }
-        if checking_disabled {
-            return self.resolve_unchecked(question, key).await;
-        }
         self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("lookaside_cache_misses_total").increment(1);
-        if let Some(zone) = self.ntas.covering(&question.name) {
-            // Under a run-time negative trust anchor: the data, unjudged and uncached.
-            let mut r = self.resolve_unchecked(question, key).await;
-            if r.response.is_some() {
-                r.security =
-                    Security::Insecure(lookaside_dnssec::outcome::InsecureReason::NegativeTrustAnchor {
-                        zone,
-                    });
-            }
-            self.count(&r.security);
+        if checking_disabled {
+            let r = self.resolve_unchecked(question, key).await;
+            self.count(&r.judgement);
             return r;
         }
-        let mut result = self.resolve_validated(question, None).await;
-        if result.0.security.is_bogus()
+        let (mut resolution, from) = self.resolve_validated(question, Attempt::First).await;
+        if matches!(resolution.security(), Some(Security::Bogus(_)))
             && self.upstreams.addrs().len() > 1
-            && let Some(first) = result.1
+            && let Some(first) = from
         {
             debug!(%question.name, "bogus answer, asking another upstream");
-            result = self.resolve_validated(question, Some(first)).await;
+            resolution = self.resolve_validated(question, Attempt::Retry { avoid: first }).await.0;
         }
-        let (resolution, _) = result;
-        self.count(&resolution.security);
-        let ttl = match (&resolution.security, &resolution.response) {
-            (Security::Secure | Security::Insecure(_), Some(r)) => self.answer_ttl(r),
+        self.count(&resolution.judgement);
+        let ttl = match (resolution.security(), &resolution.response) {
+            (Some(Security::Insecure(InsecureReason::NegativeTrustAnchor { zone })), Some(r)) => {
+                // Not past the anchor's lapse: after it, the answer is validated again.
+                let now = unix_now();
+                let left = self.negative_anchors().covering(zone, now).and_then(|a| a.remaining(now));
+                let left = left.map_or(u32::MAX, |s| u32::try_from(s).unwrap_or(u32::MAX));
+                self.answer_ttl(r).min(left)
+            }
+            (Some(Security::Secure | Security::Insecure(_)), Some(r)) => self.answer_ttl(r),
             _ => self.config.bogus_ttl,
         };
-        if let Security::Bogus(reason) = &resolution.security {
+        if let Some(Security::Bogus(reason)) = resolution.security() {
             info!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %resolution.summary, "bogus: {reason}");
         }
         let response = resolution.response.clone().unwrap_or_else(|| Arc::new(Message::default()));
-        self.answers.put(key, response, resolution.security.clone(), resolution.summary.clone(), ttl);
+        self.answers.put(key, response, resolution.judgement.clone(), resolution.summary.clone(), ttl);
         resolution
     }
 
@@ -268,21 +241,11 @@ impl Resolver {
         match self.upstreams.query(question, None).await {
             Ok((m, _)) => {
                 let m = Arc::new(m);
-                let security = Security::Indeterminate(IndeterminateReason::LookupFailed {
-                    what: "nothing (checking disabled by the client)".into(),
-                });
                 let ttl = self.answer_ttl(&m);
-                self.unchecked.put(key, m.clone(), security.clone(), String::new(), ttl);
-                Resolution {
-                    response: Some(m),
-                    security,
-                    summary: String::new(),
-                    age: 0,
-                    cached: false,
-                    steps: Vec::new(),
-                }
+                self.unchecked.put(key, m.clone(), Judgement::Unchecked, String::new(), ttl);
+                Resolution::unchecked(m)
             }
-            Err(e) => failed(&e),
+            Err(e) => Resolution::failed(&e),
         }
     }
 
@@ -290,20 +253,28 @@ impl Resolver {
     async fn resolve_validated(
         &self,
         question: &Question,
-        avoid: Option<std::net::SocketAddr>,
-    ) -> (Resolution, Option<std::net::SocketAddr>) {
+        attempt: Attempt,
+    ) -> (Resolution, Option<SocketAddr>) {
+        let avoid = attempt.avoid();
         let (response, from) = match self.upstreams.query(question, avoid).await {
             Ok(r) => r,
-            Err(e) => return (failed(&e), None),
+            Err(e) => return (Resolution::failed(&e), None),
         };
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let mut session = self.validator.session(now, &self.keys);
+        let without_bad = WithoutBadEntries(&self.keys);
+        let cache: &(dyn KeyCache + Sync) = match attempt {
+            Attempt::Retry { .. } => &without_bad,
+            _ => &self.keys,
+        };
+        let mut session = self.validator.session(unix_now(), cache);
+        if let Attempt::IgnoringNegativeAnchors = attempt {
+            session.ignore_negative_anchors();
+        }
         let verdict = loop {
             match session.validate(question, &response) {
                 Progress::Done(v) => break v,
                 Progress::Need(q) => {
                     let kq = Question { name: q.name.clone(), qtype: q.rtype, qclass: question.qclass };
-                    let answer = self.upstreams.query(&kq, None).await.ok().map(|(m, _)| m);
+                    let answer = self.upstreams.query(&kq, avoid).await.ok().map(|(m, _)| m);
                     debug!(
                         name = %kq.name,
                         qtype = %rtype::type_name(kq.qtype),
@@ -324,27 +295,15 @@ impl Resolver {
         for (registry, nsec, ttl) in session.learned_denials() {
             self.keys.put_denial(registry.clone(), nsec.clone(), (*ttl).min(self.config.max_ttl));
         }
-        let summary = verdict.summary();
-        for step in
-            verdict.steps.iter().filter(|s| s.status == lookaside_dnssec::chain::StepStatus::Lookaside)
-        {
+        for step in verdict.steps.iter().filter(|s| s.status == StepStatus::Lookaside) {
             debug!(name = %question.name, zone = %step.zone, "secured via look-aside: {}", step.detail);
         }
-        debug!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %summary, "{}", verdict.security);
-        let ttl_cap = verdict.ttl_cap;
+        debug!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %verdict.summary(), "{}", verdict.security);
         let mut response = response;
-        if verdict.security.is_secure() && ttl_cap > 0 {
-            cap_ttls(&mut response, ttl_cap);
+        if verdict.security.is_secure() && verdict.ttl_cap > 0 {
+            cap_ttls(&mut response, verdict.ttl_cap);
         }
-        let resolution = Resolution {
-            response: Some(Arc::new(response)),
-            security: verdict.security,
-            summary,
-            age: 0,
-            cached: false,
-            steps: verdict.steps,
-        };
-        (resolution, Some(from))
+        (Resolution::validated(response, verdict), Some(from))
     }
 
     /// TTL for caching an answer: the smallest record TTL (negative answers: the SOA's TTL and
@@ -363,8 +322,12 @@ impl Resolver {
         ttl
     }
 
-    fn count(&self, s: &Security) {
-        metrics::counter!("lookaside_answers_total", "verdict" => s.label()).increment(1);
+    fn count(&self, j: &Judgement) {
+        metrics::counter!("lookaside_answers_total", "verdict" => j.label()).increment(1);
+        let Judgement::Checked(s) = j else {
+            self.stats.unchecked.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         if let Some((code, _)) = s.ede() {
             metrics::counter!("lookaside_ede_total", "code" => code.to_string()).increment(1);
         }
@@ -375,23 +338,6 @@ impl Resolver {
             Security::Indeterminate(_) => &self.stats.indeterminate,
         };
         c.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-fn failed(e: &crate::upstream::UpstreamError) -> Resolution {
-    let what = match e {
-        crate::upstream::UpstreamError::Unreachable { question, tried } => {
-            format!("{question} (no answer from {tried} upstream(s))")
-        }
-        other => other.to_string(),
-    };
-    Resolution {
-        response: None,
-        security: Security::Indeterminate(IndeterminateReason::LookupFailed { what }),
-        summary: String::new(),
-        age: 0,
-        cached: false,
-        steps: Vec::new(),
     }
 }
 

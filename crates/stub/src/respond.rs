@@ -15,7 +15,7 @@ use lookaside_dnssec::outcome::Security;
 use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Edns, Message, Question, Record, Section, WireError, Writer, flags};
 
-use crate::pipeline::Resolution;
+use crate::resolution::{Judgement, Resolution};
 
 /// Largest UDP answer we send, whatever the client advertises (DNS Flag Day 2020).
 pub const MAX_UDP_ANSWER: u16 = 1232;
@@ -192,7 +192,7 @@ pub fn chaos_response(query: &ClientQuery, version: Option<&str>, identity: Opti
 
 /// The EDE text for a failed answer: the reason and, where known, the chain summary.
 fn ede_for(res: &Resolution) -> Option<(u16, String)> {
-    let (code, reason) = res.security.ede()?;
+    let (code, reason) = res.security()?.ede()?;
     let text = if res.summary.is_empty() { reason } else { format!("{}: {reason}", res.summary) };
     Some((code, text))
 }
@@ -206,14 +206,14 @@ fn is_dnssec_type(t: u16) -> bool {
 pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Vec<u8> {
     let cd = query.checking_disabled();
     let dnssec_ok = query.dnssec_ok();
-    let usable = match &res.security {
-        Security::Secure | Security::Insecure(_) => true,
-        Security::Bogus(_) | Security::Indeterminate(_) => cd,
+    let usable = match &res.judgement {
+        Judgement::Checked(Security::Secure | Security::Insecure(_)) => true,
+        Judgement::Checked(Security::Bogus(_) | Security::Indeterminate(_)) | Judgement::Unchecked => cd,
     };
     let Some(response) = res.response.as_deref().filter(|_| usable) else {
         return query.error(rcode::SERVFAIL, ede_for(res));
     };
-    let secure = res.security.is_secure();
+    let secure = res.security().is_some_and(Security::is_secure);
     let rc = response.rcode();
     let mut hflags = response_flags(query.flags, rc);
     // RFC 6840 §5.7–5.8: AD only for secure data, and only to a client that asked with DO or AD.
@@ -221,8 +221,8 @@ pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Ve
         hflags |= flags::AD;
     }
     let keep = |r: &&Record| dnssec_ok || !is_dnssec_type(r.rtype) || r.rtype == query.question.qtype;
-    let ede = match &res.security {
-        Security::Insecure(_) => res.security.ede(),
+    let ede = match res.security() {
+        Some(s @ Security::Insecure(_)) => s.ede(),
         _ => None,
     };
     let mut w = Writer::new(query.id, hflags);

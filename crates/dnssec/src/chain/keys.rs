@@ -135,8 +135,10 @@ impl Session<'_> {
 
     /// Walks from the closest anchor (or the deepest known entry) down to `target`.
     fn walk_chain(&mut self, target: &Name) -> Result<KeyOwner, Stop> {
-        if let Some(nta) = self.validator.anchors.negative_for(target) {
-            return Err(Security::Insecure(InsecureReason::NegativeTrustAnchor { zone: nta.clone() }).into());
+        if !self.ignore_negative
+            && let Some(nta) = self.validator.negative.covering(target, self.now)
+        {
+            return Err(Security::Insecure(InsecureReason::NegativeTrustAnchor { zone: nta.zone }).into());
         }
         let Some(anchor) = self.validator.anchors.closest(target).cloned() else {
             return Err(Security::Indeterminate(IndeterminateReason::NoTrustAnchor).into());

@@ -35,6 +35,7 @@ use crate::anchor::TrustAnchors;
 use crate::canonical::Rrset;
 use crate::limits::{self, Budget};
 use crate::name::Name;
+use crate::negative::NegativeAnchors;
 use crate::outcome::{BogusReason, InsecureReason, Security};
 use crate::rdata::{Dnskey, Nsec};
 use crate::verify::{Clock, Verified, verify_rrset};
@@ -128,6 +129,7 @@ pub enum Progress {
 #[derive(Clone, Debug)]
 pub struct Validator {
     anchors: TrustAnchors,
+    negative: Arc<NegativeAnchors>,
     skew: u32,
     registries: Vec<Registry>,
 }
@@ -135,7 +137,24 @@ pub struct Validator {
 impl Validator {
     /// A validator with these anchors and the default clock skew.
     pub fn new(anchors: TrustAnchors) -> Self {
-        Self { anchors, skew: limits::DEFAULT_CLOCK_SKEW, registries: Vec::new() }
+        Self {
+            anchors,
+            negative: Arc::new(NegativeAnchors::default()),
+            skew: limits::DEFAULT_CLOCK_SKEW,
+            registries: Vec::new(),
+        }
+    }
+
+    /// Uses this set of negative trust anchors (RFC 7646), shared with whoever adds to it (the
+    /// control socket) and with the validator this one replaces on reload.
+    pub fn with_negative_anchors(mut self, negative: Arc<NegativeAnchors>) -> Self {
+        self.negative = negative;
+        self
+    }
+
+    /// The negative trust anchors.
+    pub fn negative_anchors(&self) -> &Arc<NegativeAnchors> {
+        &self.negative
     }
 
     /// Adds look-aside registries, in configured order. Precedence when several cover a name: the
@@ -165,7 +184,10 @@ impl Validator {
     pub fn session<'a>(&'a self, now: u64, cache: &'a (dyn KeyCache + Sync)) -> Session<'a> {
         Session {
             validator: self,
+            // RRSIG times are 32-bit serial numbers (RFC 4034 §3.1.5): the low bits are the time.
             clock: Clock { now: now as u32, skew: self.skew },
+            now,
+            ignore_negative: false,
             cache,
             budget: Budget::default(),
             supplied: HashMap::new(),
@@ -185,6 +207,10 @@ impl Validator {
 pub struct Session<'a> {
     validator: &'a Validator,
     clock: Clock,
+    /// Seconds since the epoch, for the negative anchors' expiry.
+    now: u64,
+    /// The negative trust anchors are not consulted (their recheck).
+    ignore_negative: bool,
     cache: &'a (dyn KeyCache + Sync),
     budget: Budget,
     /// Answers to the key lookups asked so far (`None`: the lookup failed).
@@ -222,6 +248,12 @@ impl<'a> Session<'a> {
     pub fn supply(&mut self, query: KeyQuery, response: Option<Message>) {
         self.budget.key_queries += 1;
         self.supplied.insert(query, response);
+    }
+
+    /// Validates as if no negative trust anchor existed: for the recheck that removes one once
+    /// its zone validates again (RFC 7646 §2.1).
+    pub fn ignore_negative_anchors(&mut self) {
+        self.ignore_negative = true;
     }
 
     /// Key entries learned during this session, for the caller's cache.

@@ -1,0 +1,255 @@
+//! The command line: subcommands and their options (clap), and the runners of the one-shot
+//! tools (`query`, `trace`, `xmpp`, `check-config`), which build the resolver exactly as `serve`
+//! does.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+use lookaside_stub::Resolver;
+
+use crate::config::{self, Config, Overrides};
+use crate::daemon::{build_resolver, init_logging};
+use crate::tools;
+
+/// A validating DNS stub resolver for XMPP hosts (DNSSEC, with look-aside validation).
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the resolver: listen, forward to the upstreams, validate, answer.
+    Serve(CommonArgs),
+    /// Check a configuration file and the anchor files it names; print the effective settings.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Resolve and validate one name, like delv: records, then a verdict line. Exit status 0
+    /// for secure or insecure answers, 1 for bogus or indeterminate ones.
+    Query {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        lookup: LookupArgs,
+        /// Print every record of the answer, RRSIGs and proofs included.
+        #[arg(long)]
+        dnssec: bool,
+    },
+    /// Show the chain of trust from the anchor down, one step per zone: DS and DNSKEY sets used,
+    /// which key signed what, and where and why it broke.
+    Trace {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        lookup: LookupArgs,
+    },
+    /// Control a running daemon: status, flush [NAME], flush-bogus, nta add NAME [--for 1h],
+    /// nta list, nta remove NAME, reload. Exit status 3 when the daemon is not running.
+    Ctl {
+        /// Configuration file naming the control socket.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// The control socket (default: the config's control-socket, else /run/lookaside/control.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// XMPP/DANE report for a domain: SRV records, their targets' addresses and TLSA records,
+    /// verdicts, which certificate names are acceptable, and whether DANE can be used.
+    Xmpp {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The XMPP domain.
+        domain: String,
+        /// Upstream to ask instead of the configured ones (e.g. the running daemon).
+        #[arg(long)]
+        server: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What to look up.
+#[derive(Args, Clone)]
+pub struct LookupArgs {
+    /// The name.
+    name: String,
+    /// The record type (A, AAAA, SRV, TLSA, ... or TYPEnnn).
+    #[arg(default_value = "A")]
+    rtype: String,
+    /// Upstream to ask instead of the configured ones (e.g. the running daemon).
+    #[arg(long)]
+    server: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options shared by the subcommands that resolve.
+#[derive(Args, Clone)]
+pub struct CommonArgs {
+    /// Configuration file (TOML); see config/lookaside.toml.
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Address to listen on, UDP and TCP (repeatable; overrides the file).
+    #[arg(long)]
+    listen: Vec<String>,
+    /// Upstream resolver, IP or IP:PORT (repeatable; overrides the file and resolv.conf).
+    #[arg(long)]
+    upstream: Vec<String>,
+    /// Extra trust-anchor file (repeatable). A file with a root anchor replaces the built-in ones.
+    #[arg(long)]
+    trust_anchor: Vec<PathBuf>,
+    /// Look-aside registry DOMAIN[=ANCHOR_FILE] (repeatable); without a file the registry is
+    /// validated through the root chain.
+    #[arg(long, value_name = "DOMAIN[=ANCHOR_FILE]")]
+    lookaside: Vec<String>,
+    /// Control socket for `lookaside ctl` (overrides the file).
+    #[arg(long)]
+    control_socket: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    pub fn load(&self) -> Result<Config, config::ConfigError> {
+        let overrides = Overrides {
+            listen: self.listen.clone(),
+            upstreams: self.upstream.clone(),
+            trust_anchors: self.trust_anchor.clone(),
+            lookaside: self.lookaside.clone(),
+            control_socket: self.control_socket.clone(),
+        };
+        Config::load(self.config.as_deref(), &overrides)
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `query` and `trace`: one lookup, printed as JSON or by `print`.
+pub fn lookup_tool(common: &CommonArgs, lookup: LookupArgs, print: impl FnOnce(&tools::Lookup)) -> ExitCode {
+    let server = lookup.server.clone();
+    run_tool(common, server.as_deref(), |r| async move {
+        let (name, t) = parse_lookup(&lookup)?;
+        let l = tools::lookup(&r, &name, t).await;
+        if lookup.json {
+            println!("{}", serde_json::to_string_pretty(&l).unwrap_or_default());
+        } else {
+            print(&l);
+        }
+        Ok(l.is_secure() || l.is_insecure())
+    })
+}
+
+fn parse_lookup(l: &LookupArgs) -> Result<(lookaside_dnssec::Name, u16), String> {
+    let name = lookaside_dnssec::Name::parse(&l.name).map_err(|e| format!("{:?}: {e}", l.name))?;
+    let t = lookaside_dnssec::rtype::parse_type(&l.rtype)
+        .ok_or_else(|| format!("unknown record type {:?}", l.rtype))?;
+    Ok((name, t))
+}
+
+/// Builds the resolver as `serve` would and runs one tool on it. The tool returns whether the
+/// outcome counts as success for the exit status.
+pub fn run_tool<F, Fut>(args: &CommonArgs, server: Option<&str>, tool: F) -> ExitCode
+where
+    F: FnOnce(Arc<Resolver>) -> Fut,
+    Fut: Future<Output = Result<bool, String>>,
+{
+    let mut args = args.clone();
+    if let Some(s) = server {
+        args.upstream = vec![s.to_string()];
+    }
+    let setup = args
+        .load()
+        .and_then(|c| c.require_upstreams().map(|()| c))
+        .and_then(|c| c.anchors(now()).map(|a| (c, a)));
+    let (config, anchors) = match setup {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("lookaside: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(if std::env::var_os("RUST_LOG").is_some() { "info" } else { "warn" });
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lookaside: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let resolver = Arc::new(build_resolver(&config, anchors, None));
+    match runtime.block_on(tool(resolver)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("lookaside: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub fn check_config(file: &std::path::Path) -> ExitCode {
+    let args = CommonArgs {
+        config: Some(file.into()),
+        listen: vec![],
+        upstream: vec![],
+        trust_anchor: vec![],
+        lookaside: vec![],
+        control_socket: None,
+    };
+    let cfg = match args.load().and_then(|c| c.anchors(now()).map(|a| (c, a))) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (c, anchors) = cfg;
+    println!("listen = {:?}", c.listen.iter().map(ToString::to_string).collect::<Vec<_>>());
+    if c.upstreams.is_empty() {
+        println!(
+            "upstreams = [] (warning: none configured and none in /etc/resolv.conf; serve will refuse to start)"
+        );
+    } else {
+        println!("upstreams = {:?}", c.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>());
+    }
+    for a in anchors.iter() {
+        let tags: Vec<String> =
+            a.ds.iter()
+                .map(|d| format!("DS {}", d.key_tag))
+                .chain(a.keys.iter().map(|k| format!("DNSKEY {}", k.key_tag())))
+                .collect();
+        println!("trust anchor {} ({})", a.zone, tags.join(", "));
+    }
+    for n in &c.negative_trust_anchors {
+        println!("negative trust anchor {n}");
+    }
+    for (domain, subtree, anchor) in &c.lookaside {
+        let how = anchor
+            .as_ref()
+            .map_or("chained from the root".to_string(), |p| format!("anchor {}", p.display()));
+        println!("look-aside registry {domain} for {subtree} ({how})");
+    }
+    println!(
+        "cache answers = {}, keys = {}, max-ttl = {} s, bogus-ttl = {} s",
+        c.cache_answers, c.cache_keys, c.max_ttl, c.bogus_ttl
+    );
+    println!(
+        "limits max-inflight = {}, tcp-connections = {}, tcp-idle-timeout = {} s, upstream-timeout = {} ms",
+        c.max_inflight, c.tcp_connections, c.tcp_idle_timeout, c.upstream_timeout_ms
+    );
+    ExitCode::SUCCESS
+}

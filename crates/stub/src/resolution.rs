@@ -1,0 +1,124 @@
+//! What a resolution hands to the answer policy: the upstream's data and what is known of it.
+
+use std::sync::Arc;
+
+use lookaside_dnssec::chain::{ChainStep, Verdict};
+use lookaside_dnssec::outcome::{IndeterminateReason, Security};
+use lookaside_dnssec::wire::Message;
+
+use crate::cache::CachedAnswer;
+use crate::upstream::UpstreamError;
+
+/// What is known of an answer's data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Judgement {
+    /// The validator's verdict.
+    Checked(Security),
+    /// Not validated: a CD query's data, passed on as received (RFC 4035 §3.2.2). Such data never
+    /// reaches a client that did not set CD.
+    Unchecked,
+}
+
+impl Judgement {
+    /// The verdict, when the data was checked.
+    pub fn security(&self) -> Option<&Security> {
+        match self {
+            Self::Checked(s) => Some(s),
+            Self::Unchecked => None,
+        }
+    }
+
+    /// True for a checked verdict of bogus or indeterminate: data that a client without CD must
+    /// not get.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Self::Checked(Security::Bogus(_) | Security::Indeterminate(_)))
+    }
+
+    /// Short label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Checked(s) => s.label(),
+            Self::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// The outcome of one resolution.
+#[derive(Clone, Debug)]
+pub struct Resolution {
+    /// The upstream's response (`None` when no upstream answered).
+    pub response: Option<Arc<Message>>,
+    /// The verdict on it, or that it was not checked.
+    pub judgement: Judgement,
+    /// One-line chain summary, for EDE texts and logs.
+    pub summary: String,
+    /// Seconds the data spent in the cache, subtracted from TTLs on output.
+    pub age: u32,
+    /// True when served from cache.
+    pub cached: bool,
+    /// The chain steps of the validation (empty when served from cache).
+    pub steps: Vec<ChainStep>,
+}
+
+impl Resolution {
+    /// A fresh validation of `response`.
+    pub fn validated(response: Message, verdict: Verdict) -> Self {
+        Self {
+            summary: verdict.summary(),
+            response: Some(Arc::new(response)),
+            judgement: Judgement::Checked(verdict.security),
+            age: 0,
+            cached: false,
+            steps: verdict.steps,
+        }
+    }
+
+    /// Data for a CD query, not validated.
+    pub fn unchecked(response: Arc<Message>) -> Self {
+        Self {
+            response: Some(response),
+            judgement: Judgement::Unchecked,
+            summary: String::new(),
+            age: 0,
+            cached: false,
+            steps: Vec::new(),
+        }
+    }
+
+    /// A cache hit, `age` seconds after it was stored.
+    pub fn from_cache(hit: CachedAnswer, age: u32) -> Self {
+        Self {
+            response: Some(hit.response),
+            judgement: hit.judgement,
+            summary: hit.summary.to_string(),
+            age,
+            cached: true,
+            steps: Vec::new(),
+        }
+    }
+
+    /// No upstream gave an answer.
+    pub fn failed(e: &UpstreamError) -> Self {
+        let what = match e {
+            UpstreamError::Unreachable { question, tried } => {
+                format!("{question} (no answer from {tried} upstream(s))")
+            }
+            other => other.to_string(),
+        };
+        Self {
+            response: None,
+            judgement: Judgement::Checked(Security::Indeterminate(IndeterminateReason::LookupFailed {
+                what,
+            })),
+            summary: String::new(),
+            age: 0,
+            cached: false,
+            steps: Vec::new(),
+        }
+    }
+
+    /// The verdict, when the data was checked.
+    pub fn security(&self) -> Option<&Security> {
+        self.judgement.security()
+    }
+}
