@@ -255,7 +255,7 @@ fn parse_xml_time(s: &str) -> Result<u64, String> {
     let num = |r: std::ops::Range<usize>| s.get(r).and_then(|v| v.parse::<i64>().ok()).ok_or_else(bad);
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    u64::try_from(crate::outcome::epoch_from_civil(y, mo, d, h, mi, se)).map_err(|_| bad())
+    u64::try_from(crate::civil_time::epoch_from_civil(y, mo, d, h, mi, se)).map_err(|_| bad())
 }
 
 /// Parses DS presentation fields: key tag, algorithm, digest type, hex digest (may be split).
@@ -266,7 +266,7 @@ pub fn parse_ds_fields(fields: &[&str]) -> Result<Ds, String> {
     let key_tag = fields[0].parse().map_err(|_| format!("bad key tag {:?}", fields[0]))?;
     let algorithm = fields[1].parse().map_err(|_| format!("bad algorithm {:?}", fields[1]))?;
     let digest_type = fields[2].parse().map_err(|_| format!("bad digest type {:?}", fields[2]))?;
-    let digest = hex_decode(&fields[3..].concat()).ok_or("digest is not hexadecimal")?;
+    let digest = crate::codec::hex_decode(&fields[3..].concat()).ok_or("digest is not hexadecimal")?;
     if let Some(len) = match digest_type {
         1 => Some(20),
         2 => Some(32),
@@ -287,45 +287,12 @@ pub fn parse_dnskey_fields(fields: &[&str]) -> Result<Dnskey, String> {
     let flags: u16 = fields[0].parse().map_err(|_| format!("bad flags {:?}", fields[0]))?;
     let protocol: u8 = fields[1].parse().map_err(|_| format!("bad protocol {:?}", fields[1]))?;
     let algorithm: u8 = fields[2].parse().map_err(|_| format!("bad algorithm {:?}", fields[2]))?;
-    let key = base64_decode(&fields[3..].concat()).ok_or("key is not base64")?;
+    let key = crate::codec::base64_decode(&fields[3..].concat()).ok_or("key is not base64")?;
     let mut rdata = flags.to_be_bytes().to_vec();
     rdata.push(protocol);
     rdata.push(algorithm);
     rdata.extend_from_slice(&key);
     Dnskey::parse(&rdata).ok_or_else(|| "bad DNSKEY".into())
-}
-
-/// Decodes hexadecimal, either case.
-pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
-
-/// Decodes standard base64 with padding (RFC 4648 §4).
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        } as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

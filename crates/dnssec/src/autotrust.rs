@@ -14,11 +14,11 @@
 
 use std::fmt::Write;
 
-use crate::anchor::{TrustAnchor, base64_decode};
+use crate::anchor::TrustAnchor;
 use crate::canonical::group;
+use crate::codec::{base64_decode, base64_encode};
 use crate::limits::Budget;
 use crate::name::Name;
-use crate::presentation::base64_encode;
 use crate::rdata::{Dnskey, FLAG_REVOKE, FLAG_SEP};
 use crate::rtype;
 use crate::verify::{Clock, ds_matches, verify_rrset};

@@ -6,6 +6,11 @@
 
 use ring::{digest, signature};
 
+use crate::iana::algorithm::{
+    ECDSAP256SHA256, ECDSAP384SHA384, ED25519, RSASHA1, RSASHA1_NSEC3_SHA1, RSASHA256, RSASHA512,
+};
+use crate::iana::{self, digest as ds_digest};
+
 /// Smallest RSA modulus we verify. ring refuses smaller ones, and RFC 8624 §3.1 already treats
 /// them as unsafe; such keys are unsupported, hence insecure.
 pub const RSA_MIN_BITS: usize = 1024;
@@ -14,20 +19,23 @@ pub const RSA_MAX_BITS: usize = 4096;
 
 /// True when we can verify signatures of this DNSKEY algorithm.
 pub fn algorithm_supported(algorithm: u8) -> bool {
-    matches!(algorithm, 5 | 7 | 8 | 10 | 13 | 14 | 15)
+    matches!(
+        algorithm,
+        RSASHA1 | RSASHA1_NSEC3_SHA1 | RSASHA256 | RSASHA512 | ECDSAP256SHA256 | ECDSAP384SHA384 | ED25519
+    )
 }
 
 /// True when we can compute this DS digest type.
 pub fn digest_supported(digest_type: u8) -> bool {
-    matches!(digest_type, 1 | 2 | 4)
+    matches!(digest_type, ds_digest::SHA1 | ds_digest::SHA256 | ds_digest::SHA384)
 }
 
 /// Preference among digest types (RFC 4509 §3: prefer SHA-256 over SHA-1; SHA-384 stronger still).
 pub fn digest_strength(digest_type: u8) -> u8 {
     match digest_type {
-        4 => 3,
-        2 => 2,
-        1 => 1,
+        ds_digest::SHA384 => 3,
+        ds_digest::SHA256 => 2,
+        ds_digest::SHA1 => 1,
         _ => 0,
     }
 }
@@ -46,7 +54,7 @@ pub enum KeyProblem {
 /// Checks that a public key is usable before any signature work.
 pub fn check_key(algorithm: u8, key: &[u8]) -> Result<(), KeyProblem> {
     match algorithm {
-        5 | 7 | 8 | 10 => {
+        RSASHA1 | RSASHA1_NSEC3_SHA1 | RSASHA256 | RSASHA512 => {
             let (_, n) = rsa_parts(key).ok_or(KeyProblem::Malformed)?;
             let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
             if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
@@ -54,10 +62,10 @@ pub fn check_key(algorithm: u8, key: &[u8]) -> Result<(), KeyProblem> {
             }
             Ok(())
         }
-        13 if key.len() == 64 => Ok(()),
-        14 if key.len() == 96 => Ok(()),
-        15 if key.len() == 32 => Ok(()),
-        13..=15 => Err(KeyProblem::Malformed),
+        ECDSAP256SHA256 if key.len() == 64 => Ok(()),
+        ECDSAP384SHA384 if key.len() == 96 => Ok(()),
+        ED25519 if key.len() == 32 => Ok(()),
+        ECDSAP256SHA256 | ECDSAP384SHA384 | ED25519 => Err(KeyProblem::Malformed),
         _ => Err(KeyProblem::UnsupportedAlgorithm),
     }
 }
@@ -84,11 +92,11 @@ fn rsa_parts(key: &[u8]) -> Option<(&[u8], &[u8])> {
 /// Verifies `sig` over `data` with a DNSKEY public key. `false` for any mismatch or malformed input.
 pub fn verify(algorithm: u8, key: &[u8], data: &[u8], sig: &[u8]) -> bool {
     match algorithm {
-        5 | 7 | 8 | 10 => {
+        RSASHA1 | RSASHA1_NSEC3_SHA1 | RSASHA256 | RSASHA512 => {
             let Some((e, n)) = rsa_parts(key) else { return false };
             let params = match algorithm {
-                5 | 7 => &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-                8 => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+                RSASHA1 | RSASHA1_NSEC3_SHA1 => &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                RSASHA256 => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
                 _ => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
             };
             // ring wants the signature exactly as long as the modulus.
@@ -105,12 +113,13 @@ pub fn verify(algorithm: u8, key: &[u8], data: &[u8], sig: &[u8]) -> bool {
             };
             signature::RsaPublicKeyComponents { n, e }.verify(params, data, sig).is_ok()
         }
-        13 | 14 => {
-            let (alg, len): (&'static dyn signature::VerificationAlgorithm, usize) = if algorithm == 13 {
-                (&signature::ECDSA_P256_SHA256_FIXED, 64)
-            } else {
-                (&signature::ECDSA_P384_SHA384_FIXED, 96)
-            };
+        ECDSAP256SHA256 | ECDSAP384SHA384 => {
+            let (alg, len): (&'static dyn signature::VerificationAlgorithm, usize) =
+                if algorithm == ECDSAP256SHA256 {
+                    (&signature::ECDSA_P256_SHA256_FIXED, 64)
+                } else {
+                    (&signature::ECDSA_P384_SHA384_FIXED, 96)
+                };
             if key.len() != len || sig.len() != len {
                 return false;
             }
@@ -119,7 +128,7 @@ pub fn verify(algorithm: u8, key: &[u8], data: &[u8], sig: &[u8]) -> bool {
             point.extend_from_slice(key);
             signature::UnparsedPublicKey::new(alg, &point).verify(data, sig).is_ok()
         }
-        15 => {
+        ED25519 => {
             key.len() == 32
                 && signature::UnparsedPublicKey::new(&signature::ED25519, key).verify(data, sig).is_ok()
         }
@@ -130,9 +139,9 @@ pub fn verify(algorithm: u8, key: &[u8], data: &[u8], sig: &[u8]) -> bool {
 /// DS digest of (owner ‖ DNSKEY RDATA); `None` for unsupported digest types.
 pub fn ds_digest(digest_type: u8, data: &[u8]) -> Option<Vec<u8>> {
     let alg = match digest_type {
-        1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        2 => &digest::SHA256,
-        4 => &digest::SHA384,
+        iana::digest::SHA1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        iana::digest::SHA256 => &digest::SHA256,
+        iana::digest::SHA384 => &digest::SHA384,
         _ => return None,
     };
     Some(digest::digest(alg, data).as_ref().to_vec())
@@ -158,8 +167,8 @@ pub fn nsec3_hash(name: &[u8], salt: &[u8], iterations: u16) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::base32hex_encode;
     use crate::name::Name;
-    use crate::rdata::base32hex_encode;
 
     #[test]
     fn rfc5155_appendix_a_hashes() {

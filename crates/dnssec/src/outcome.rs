@@ -7,27 +7,7 @@ use std::fmt;
 use crate::name::Name;
 use crate::rtype::type_name;
 
-/// Extended DNS Error codes we produce (RFC 8914 §4 and the IANA registry).
-#[allow(missing_docs)]
-pub mod ede {
-    pub const OTHER: u16 = 0;
-    pub const UNSUPPORTED_DNSKEY_ALGORITHM: u16 = 1;
-    pub const UNSUPPORTED_DS_DIGEST: u16 = 2;
-    pub const DNSSEC_INDETERMINATE: u16 = 5;
-    pub const DNSSEC_BOGUS: u16 = 6;
-    pub const SIGNATURE_EXPIRED: u16 = 7;
-    pub const SIGNATURE_NOT_YET_VALID: u16 = 8;
-    pub const DNSKEY_MISSING: u16 = 9;
-    pub const RRSIGS_MISSING: u16 = 10;
-    pub const NO_ZONE_KEY_BIT: u16 = 11;
-    pub const NSEC_MISSING: u16 = 12;
-    pub const CACHED_ERROR: u16 = 13;
-    pub const NO_REACHABLE_AUTHORITY: u16 = 22;
-    pub const NETWORK_ERROR: u16 = 23;
-    pub const INVALID_DATA: u16 = 24;
-    pub const SIGNATURE_EXPIRED_BEFORE_VALID: u16 = 25;
-    pub const UNSUPPORTED_NSEC3_ITERATIONS: u16 = 27;
-}
+pub use crate::iana::ede;
 
 /// The security of a response (RFC 4035 §4.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -230,35 +210,7 @@ impl BogusReason {
     }
 }
 
-/// Seconds since the epoch of a UTC civil time (days-from-civil, Howard Hinnant's algorithm);
-/// the inverse of [`format_time`].
-pub fn epoch_from_civil(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> i64 {
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    days * 86400 + h * 3600 + mi * 60 + s
-}
-
-/// Formats RRSIG times (seconds since the epoch) as `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn format_time(t: u32) -> String {
-    let secs = t as i64;
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
-}
+pub use crate::civil_time::format_time;
 
 impl fmt::Display for BogusReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -434,16 +386,5 @@ impl fmt::Display for IndeterminateReason {
             Self::LookupFailed { what } => write!(f, "lookup of {what} failed"),
             Self::NoTrustAnchor => f.write_str("no trust anchor covers the name"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_time;
-
-    #[test]
-    fn times_format_as_utc() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(1_788_220_800), "2026-09-01 00:00:00 UTC");
     }
 }

@@ -292,7 +292,7 @@ impl Nsec3 {
         let next_hash = d.get(hash_start..hash_start + hash_len)?.to_vec();
         let types = TypeBitmap::parse(&d[hash_start + hash_len..])?;
         let first = owner.labels().next()?;
-        let owner_hash = base32hex_decode(first)?;
+        let owner_hash = crate::codec::base32hex_decode(first)?;
         Some(Self {
             owner: owner.clone(),
             zone: owner.parent()?,
@@ -324,46 +324,6 @@ impl Nsec3 {
     }
 }
 
-/// Decodes base32hex without padding (RFC 4648 §7), case-insensitively.
-pub fn base32hex_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 5 / 8);
-    let (mut acc, mut bits) = (0u64, 0u32);
-    for &c in text {
-        let v = match c.to_ascii_lowercase() {
-            b'0'..=b'9' => c - b'0',
-            c @ b'a'..=b'v' => c - b'a' + 10,
-            _ => return None,
-        } as u64;
-        acc = (acc << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-/// Encodes base32hex, lower case, no padding.
-pub fn base32hex_encode(data: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuv";
-    let mut out = String::new();
-    let (mut acc, mut bits) = (0u64, 0u32);
-    for &b in data {
-        acc = (acc << 8) | b as u64;
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
-    }
-    out
-}
-
 /// The SOA MINIMUM field, for negative caching (RFC 2308 §5).
 pub fn soa_minimum(rdata: &[u8]) -> Option<u32> {
     let tail = rdata.get(rdata.len().checked_sub(4)?..)?;
@@ -373,15 +333,6 @@ pub fn soa_minimum(rdata: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base32hex_round_trip() {
-        let data = [0x12u8, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-        let text = base32hex_encode(&data);
-        assert_eq!(text.len(), 32);
-        assert_eq!(base32hex_decode(text.as_bytes()).unwrap(), data);
-        assert_eq!(base32hex_decode(text.to_uppercase().as_bytes()).unwrap(), data);
-    }
 
     #[test]
     fn bitmap_lookup() {

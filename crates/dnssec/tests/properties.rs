@@ -1,8 +1,9 @@
 //! Property tests: canonical name order (RFC 4034 §6.1) against a plain reference, and NSEC3
 //! hash comparison (RFC 5155 §8.3: hash labels compare without regard to case).
 
+use lookaside_dnssec::codec::base32hex_encode;
 use lookaside_dnssec::name::Name;
-use lookaside_dnssec::rdata::{Nsec3, base32hex_encode};
+use lookaside_dnssec::rdata::Nsec3;
 use lookaside_dnssec::wire::Record;
 use proptest::prelude::*;
 

@@ -61,9 +61,9 @@ async fn check_clock(resolver: Arc<ArcSwap<Resolver>>) {
         if !inside {
             tracing::warn!(
                 "the system clock ({}) is outside the root DNSKEY signature window ({} to {}): answers will be bogus until the clock is right",
-                lookaside_dnssec::outcome::format_time(now),
-                lookaside_dnssec::outcome::format_time(sig.inception),
-                lookaside_dnssec::outcome::format_time(sig.expiration)
+                lookaside_dnssec::civil_time::format_time(now),
+                lookaside_dnssec::civil_time::format_time(sig.inception),
+                lookaside_dnssec::civil_time::format_time(sig.expiration)
             );
         }
         return;

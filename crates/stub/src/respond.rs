@@ -22,7 +22,7 @@ pub const MAX_UDP_ANSWER: u16 = 1232;
 /// UDP answer limit for a client without EDNS (RFC 1035 §4.2.1).
 pub const PLAIN_UDP_ANSWER: u16 = 512;
 /// EDNS option code of Extended DNS Errors.
-pub const EDNS_OPTION_EDE: u16 = 15;
+pub const EDNS_OPTION_EDE: u16 = lookaside_dnssec::iana::edns_option::EDE;
 /// Longest EDE extra text we send, so that an error always fits a 512-byte answer.
 pub const MAX_EDE_TEXT: usize = 300;
 

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lookaside_dnssec::anchor::{base64_decode, hex_decode};
+use lookaside_dnssec::codec::{base32hex_decode, base64_decode, hex_decode};
 use lookaside_dnssec::crypto::nsec3_hash;
 use lookaside_dnssec::name::Name;
-use lookaside_dnssec::rdata::{Nsec3, base32hex_decode};
+use lookaside_dnssec::rdata::Nsec3;
 use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Message, Question, Record};
 
@@ -96,7 +96,7 @@ fn time(s: &str) -> u32 {
     }
     let n = |r: std::ops::Range<usize>| s[r].parse::<i64>().unwrap();
     let (y, mo, d, h, mi, se) = (n(0..4), n(4..6), n(6..8), n(8..10), n(10..12), n(12..14));
-    lookaside_dnssec::outcome::epoch_from_civil(y, mo, d, h, mi, se) as u32
+    lookaside_dnssec::civil_time::epoch_from_civil(y, mo, d, h, mi, se) as u32
 }
 
 pub fn rdata_from_text(t: u16, f: &[&str]) -> Vec<u8> {

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use lookaside_dnssec::civil_time::format_time;
 use lookaside_dnssec::name::Name;
-use lookaside_dnssec::outcome::format_time;
 use lookaside_dnssec::wire::{Edns, Message, Question, Writer, flags};
 
 /// A process that dies with us.
