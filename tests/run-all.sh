@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh Debian machine: installs the DNS software the
-# integration tests drive (NSD, Unbound, ldns and BIND tools) when missing, then cargo test.
+# integration tests drive (NSD, Unbound, ldns and BIND tools) when missing; builds and checks the
+# Debian package (packaging/build-deb.sh, packaging/check-deb.sh: lintian, man pages,
+# completions, a debootstrap root for the install test); then cargo test, which installs that
+# package into a copy of the root; then the container check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +29,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-cargo test --workspace --locked "$@"
+deb=$(packaging/build-deb.sh | tail -n 1)
+deb_root=$(packaging/check-deb.sh "$deb" | tee /dev/stderr | tail -n 1)
+LOOKASIDE_DEB="$deb" LOOKASIDE_DEB_ROOT="$deb_root" cargo test --workspace --locked "$@"
 # The Dockerfile's own build command (no Docker engine here to build the image itself).
 tests/dockerfile-check.sh

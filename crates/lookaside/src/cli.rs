@@ -64,6 +64,12 @@ pub enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Write the man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    Dist {
+        /// Output directory.
+        dir: PathBuf,
+    },
     /// XMPP/DANE report for a domain: SRV records, their targets' addresses and TLSA records,
     /// verdicts, which certificate names are acceptable, and whether DANE can be used.
     Xmpp {
@@ -118,6 +124,10 @@ pub struct CommonArgs {
     /// Control socket for `lookaside ctl` (overrides the file).
     #[arg(long)]
     control_socket: Option<PathBuf>,
+    /// Client address prefix allowed to query, e.g. 192.168.0.0/16 (repeatable; replaces the
+    /// file's `allow`; default loopback only).
+    #[arg(long, value_name = "PREFIX")]
+    allow: Vec<String>,
 }
 
 impl CommonArgs {
@@ -128,6 +138,7 @@ impl CommonArgs {
             trust_anchors: self.trust_anchor.clone(),
             lookaside: self.lookaside.clone(),
             control_socket: self.control_socket.clone(),
+            allow: self.allow.clone(),
         };
         Config::load(self.config.as_deref(), &overrides)
     }
@@ -209,6 +220,7 @@ pub fn check_config(file: &std::path::Path) -> ExitCode {
         trust_anchor: vec![],
         lookaside: vec![],
         control_socket: None,
+        allow: vec![],
     };
     let cfg = match args.load().and_then(|c| c.anchors(now()).map(|a| (c, a))) {
         Ok(x) => x,
@@ -251,5 +263,7 @@ pub fn check_config(file: &std::path::Path) -> ExitCode {
         "limits max-inflight = {}, tcp-connections = {}, tcp-idle-timeout = {} s, upstream-timeout = {} ms",
         c.max_inflight, c.tcp_connections, c.tcp_idle_timeout, c.upstream_timeout_ms
     );
+    let allow: Vec<String> = c.allow.prefixes().iter().map(ToString::to_string).collect();
+    println!("allow = [{}]", allow.join(", "));
     ExitCode::SUCCESS
 }

@@ -8,6 +8,7 @@ use lookaside_dnssec::TrustAnchors;
 use lookaside_dnssec::name::Name;
 use serde::Deserialize;
 
+use crate::access::{self, AccessList};
 use crate::defaults;
 
 /// Why the configuration cannot be used.
@@ -49,6 +50,8 @@ pub enum ConfigError {
 pub struct FileConfig {
     /// Addresses to listen on (UDP and TCP).
     pub listen: Option<Vec<String>>,
+    /// Client address prefixes allowed to query (default: loopback only); others get REFUSED.
+    pub allow: Option<Vec<String>>,
     /// Upstream recursive resolvers (`IP` or `IP:PORT`); default: the nameservers of /etc/resolv.conf.
     pub upstreams: Option<Vec<String>>,
     /// Trust-anchor files (DS/DNSKEY lines, BIND trust-anchors blocks, root-anchors.xml).
@@ -134,6 +137,8 @@ pub struct LimitsConfig {
 pub struct Config {
     /// Listening addresses.
     pub listen: Vec<SocketAddr>,
+    /// Clients allowed to query.
+    pub allow: AccessList,
     /// Upstreams.
     pub upstreams: Vec<SocketAddr>,
     /// Anchor files.
@@ -203,6 +208,8 @@ pub struct Overrides {
     pub lookaside: Vec<String>,
     /// `--control-socket`.
     pub control_socket: Option<PathBuf>,
+    /// `--allow` (replaces the file's list when given).
+    pub allow: Vec<String>,
 }
 
 /// Default listening addresses.
@@ -248,6 +255,12 @@ impl Config {
             file.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect())
         };
         let listen = listen_src.iter().map(|s| parse_addr(s, 53)).collect::<Result<Vec<_>, _>>()?;
+        let allow_src: Vec<String> = if !overrides.allow.is_empty() {
+            overrides.allow.clone()
+        } else {
+            file.allow.clone().unwrap_or_else(|| access::LOOPBACK.iter().map(|s| s.to_string()).collect())
+        };
+        let allow = AccessList::parse(&allow_src).map_err(|e| ConfigError::Invalid(format!("allow: {e}")))?;
         let upstream_src = if !overrides.upstreams.is_empty() {
             Some(overrides.upstreams.clone())
         } else {
@@ -343,6 +356,7 @@ impl Config {
                 .collect::<Result<_, _>>()?,
             lookaside,
             listen,
+            allow,
             upstreams,
             trust_anchor_files,
             // With explicit anchor files only (e.g. a test root), the built-in ones stay on unless

@@ -164,6 +164,7 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
             tcp_idle: Duration::from_secs(config.tcp_idle_timeout),
             version: config.version.clone(),
             identity: config.identity.clone(),
+            allow: config.allow.clone(),
         };
         let listener = Listener::new(resolver.clone(), limits);
         let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);

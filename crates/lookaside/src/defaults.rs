@@ -1,5 +1,6 @@
-//! Every numeric setting of the configuration in one table: its key, default, the range it
-//! must lie in, and why (the shape of NLnet Labs' `DefMinMax`). `Config::load` reads values
+//! The configuration's keys in one place: every numeric setting with its default, the range it
+//! must lie in and why (the shape of NLnet Labs' `DefMinMax`), and every key's meaning
+//! ([`KEYS`]), from which `lookaside.toml(5)` is written. `Config::load` reads values
 //! through it (so `check-config` refuses what lies outside the range), and a test checks that
 //! `config/lookaside.toml` shows these defaults.
 
@@ -111,6 +112,122 @@ pub const NTA_RECHECK_INTERVAL: Setting = Setting {
     reason: "seconds between rechecks of negative trust anchors; BIND's nta-recheck is 5 min (RFC 7646 §2.1)",
 };
 
+/// The default of a key, as shown in the manual.
+#[derive(Clone, Copy, Debug)]
+pub enum Default {
+    /// A numeric setting with its range.
+    Number(Setting),
+    /// Any other default, in words.
+    Text(&'static str),
+}
+
+/// One key of the configuration file, documented.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    /// `key`, `table.key` or `[[table]].key`.
+    pub key: &'static str,
+    /// Its default.
+    pub default: Default,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+const fn text(key: &'static str, default: &'static str, doc: &'static str) -> Key {
+    Key { key, default: Default::Text(default), doc }
+}
+
+const fn number(setting: Setting, doc: &'static str) -> Key {
+    Key { key: setting.key, default: Default::Number(setting), doc }
+}
+
+/// Every key of the configuration file, in the order of `config/lookaside.toml`.
+pub const KEYS: &[Key] = &[
+    text(
+        "listen",
+        "[\"127.0.0.1:53\", \"[::1]:53\"]",
+        "Addresses to listen on, UDP and TCP (IP, IP:PORT or [IPv6]:PORT).",
+    ),
+    text(
+        "allow",
+        "[\"127.0.0.0/8\", \"::1/128\"]",
+        "Client address prefixes allowed to query; others get REFUSED with EDE 18. Loopback only by default: a resolver open to everyone is an amplifier (RFC 5358).",
+    ),
+    text(
+        "upstreams",
+        "the nameservers of /etc/resolv.conf",
+        "Upstream recursive resolvers (IP or IP:PORT), minus this daemon's own addresses.",
+    ),
+    text(
+        "trust-anchors",
+        "none",
+        "Trust-anchor files: zone-file DS/DNSKEY lines, BIND trust-anchors blocks or IANA's root-anchors.xml. A file holding a root anchor replaces the built-in root anchors.",
+    ),
+    text("builtin-root-anchors", "true", "Whether the built-in root anchors (KSK-2017 and KSK-2024) apply."),
+    text(
+        "negative-trust-anchors",
+        "none",
+        "Domains treated as insecure (RFC 7646 negative trust anchors), until removed from the file and reloaded.",
+    ),
+    text(
+        "log-level",
+        "info",
+        "Log filter: error, warn, info, debug, trace, or RUST_LOG-style directives. Logs go to stderr, or to the journal under systemd.",
+    ),
+    text("control-socket", "/run/lookaside/control.sock", "Unix socket for lookaside ctl (mode 0600)."),
+    text(
+        "state-directory",
+        "/var/lib/lookaside",
+        "Directory for state kept across restarts: the RFC 5011 trust points.",
+    ),
+    text(
+        "auto-trust",
+        "true with the built-in root anchors, false with a root anchor file",
+        "RFC 5011 automated updates of the root anchor.",
+    ),
+    text(
+        "auto-trust-anchors",
+        "none",
+        "Other zones whose anchors (from trust-anchors files) RFC 5011 keeps up to date.",
+    ),
+    number(AUTO_TRUST_INTERVAL, "Seconds between RFC 5011 probes of the trust points."),
+    number(
+        NTA_RECHECK_INTERVAL,
+        "Seconds between rechecks that remove a run-time negative trust anchor once its zone validates again.",
+    ),
+    text("metrics-listen", "off", "Address of the Prometheus metrics endpoint, e.g. 127.0.0.1:9153."),
+    text(
+        "user",
+        "none",
+        "When started as root outside systemd: the user to switch to once the sockets are bound.",
+    ),
+    text("version-string", "lookaside VERSION", "Answer to CHAOS TXT version.bind."),
+    text("hide-version", "false", "Refuse CHAOS TXT version.bind queries."),
+    text("identity", "refused", "Answer to CHAOS TXT id.server."),
+    number(CACHE_ANSWERS, "Answers kept in the cache (LRU)."),
+    number(CACHE_KEYS, "Zones' validated keys kept, apart from answers."),
+    number(MAX_TTL, "Longest time in seconds an answer is cached."),
+    number(BOGUS_TTL, "Seconds a bogus or failed answer is remembered (RFC 9520)."),
+    number(MAX_INFLIGHT, "Client queries in flight; more get SERVFAIL at once."),
+    number(TCP_CONNECTIONS, "Concurrent client TCP connections."),
+    number(TCP_IDLE_TIMEOUT, "Seconds an idle client TCP connection stays open."),
+    number(UPSTREAM_TIMEOUT_MS, "Milliseconds to wait for one upstream before trying the next."),
+    text(
+        "[[lookaside]].domain",
+        "none",
+        "A look-aside registry zone (RFC 4431/5074), e.g. dlv.example.net. Registries are used only where the ordinary chain ends insecure.",
+    ),
+    text(
+        "[[lookaside]].anchor",
+        "chained",
+        "The registry's trust-anchor file, or chained to validate it through the root.",
+    ),
+    text(
+        "[[lookaside]].subtree",
+        ".",
+        "The part of the tree the registry may vouch for; the most specific subtree is asked first.",
+    ),
+];
+
 /// Every numeric setting, for the tests against `config/lookaside.toml`.
 #[cfg(test)]
 pub const ALL: [Setting; 10] = [
@@ -144,6 +261,44 @@ mod tests {
             };
             let shown = scope.get(key).and_then(toml::Value::as_integer);
             assert_eq!(shown, Some(s.default as i64), "{} in config/lookaside.toml", s.key);
+        }
+    }
+
+    /// Every key of the example configuration (set or shown commented out) is documented in
+    /// [`KEYS`], and every documented key is in the example.
+    #[test]
+    fn every_key_is_documented_and_in_the_example() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/lookaside.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut table = String::new();
+        let mut shown = Vec::new();
+        for line in text.lines() {
+            let l = line.trim_start_matches('#').trim();
+            if let Some(t) =
+                l.strip_prefix('[').and_then(|t| t.split(']').next()).filter(|_| !l.contains('='))
+            {
+                table = t.trim_matches(['[', ']']).to_string();
+                continue;
+            }
+            let Some((key, _)) = l.split_once(" = ").or_else(|| l.split_once('=')) else { continue };
+            let key = key.trim();
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                continue;
+            }
+            shown.push(match table.as_str() {
+                "" => key.to_string(),
+                "lookaside" => format!("[[lookaside]].{key}"),
+                t => format!("{t}.{key}"),
+            });
+        }
+        for k in KEYS {
+            assert!(shown.iter().any(|s| s == k.key), "{} is not in config/lookaside.toml", k.key);
+        }
+        for s in &shown {
+            assert!(
+                KEYS.iter().any(|k| k.key == s),
+                "{s} in config/lookaside.toml is not documented in KEYS"
+            );
         }
     }
 

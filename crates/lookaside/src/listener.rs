@@ -20,6 +20,8 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
+use crate::access::AccessList;
+
 /// Concurrent queries on one TCP connection (PowerDNS 10, resolved 32).
 pub const MAX_QUERIES_PER_TCP_CONNECTION: usize = 16;
 
@@ -36,6 +38,8 @@ pub struct ListenerLimits {
     pub version: Option<String>,
     /// Answer to `id.server` (CHAOS TXT); `None` refuses.
     pub identity: Option<String>,
+    /// Clients allowed to query; the others get REFUSED.
+    pub allow: AccessList,
 }
 
 /// Shared state of all listeners.
@@ -51,14 +55,54 @@ pub struct Listener {
 pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Sockets> {
     let mut out = Sockets::default();
     for a in addrs {
-        let udp =
-            UdpSocket::bind(a).await.map_err(|e| std::io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
-        let tcp =
-            TcpListener::bind(a).await.map_err(|e| std::io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
+        let udp = bind_udp(a).map_err(|e| bind_error(e, "UDP", a))?;
+        let tcp = bind_tcp(a).map_err(|e| bind_error(e, "TCP", a))?;
         out.udp.push(udp);
         out.tcp.push(tcp);
     }
     Ok(out)
+}
+
+/// A socket for `a`; an IPv6 one is IPv6-only (as Unbound's), so that `[::]:53` does not also
+/// claim `0.0.0.0:53`, which Linux would otherwise refuse to bind twice.
+fn socket_for(a: &SocketAddr, kind: socket2::Type) -> std::io::Result<socket2::Socket> {
+    let s = socket2::Socket::new(socket2::Domain::for_address(*a), kind, None)?;
+    if a.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn bind_udp(a: &SocketAddr) -> std::io::Result<UdpSocket> {
+    let s = socket_for(a, socket2::Type::DGRAM)?;
+    s.bind(&(*a).into())?;
+    UdpSocket::from_std(s.into())
+}
+
+fn bind_tcp(a: &SocketAddr) -> std::io::Result<TcpListener> {
+    let s = socket_for(a, socket2::Type::STREAM)?;
+    // As std's TcpListener::bind: a restart must not wait for TIME_WAIT connections to end.
+    s.set_reuse_address(true)?;
+    s.bind(&(*a).into())?;
+    s.listen(1024)?;
+    TcpListener::from_std(s.into())
+}
+
+/// Says what to do when the address is taken: usually another resolver (a distribution's
+/// dnsmasq, Unbound or systemd-resolved) already listens there.
+fn bind_error(e: std::io::Error, proto: &str, a: &SocketAddr) -> std::io::Error {
+    let text = if e.kind() == std::io::ErrorKind::AddrInUse {
+        format!(
+            "{proto} {a} is already in use, most likely by another DNS server (dnsmasq, unbound, \
+             systemd-resolved; `ss -lpn sport = :{}` names it): stop and disable it, or set `listen` \
+             in the configuration to another address",
+            a.port()
+        )
+    } else {
+        format!("{proto} {a}: {e}")
+    };
+    std::io::Error::new(e.kind(), text)
 }
 
 /// The sockets to serve.
@@ -134,6 +178,7 @@ impl Listener {
             };
             // Each packet is parsed once; rejections, CHAOS and cache hits are answered here,
             // without a task (the common case on a busy host).
+            let allowed = self.limits.allow.allows(peer.ip());
             let query = match respond::parse_query(&buf[..n]) {
                 Ok(q) => q,
                 Err(rejection) => {
@@ -143,6 +188,10 @@ impl Listener {
                     continue;
                 }
             };
+            if !allowed {
+                let _ = socket.send_to(&refused(&query), peer).await;
+                continue;
+            }
             if let Some(reply) = self.immediate_reply(&query, true) {
                 let _ = socket.send_to(&reply, peer).await;
                 continue;
@@ -177,14 +226,16 @@ impl Listener {
                 continue;
             };
             let this = self.clone();
+            let allowed = self.limits.allow.allows(peer.ip());
             tokio::spawn(async move {
-                this.serve_connection(stream).await;
+                this.serve_connection(stream, allowed).await;
                 drop(slot);
             });
         }
     }
 
-    async fn serve_connection(self: Arc<Self>, stream: TcpStream) {
+    /// Serves one client TCP connection; a client outside `allow` gets REFUSED to each query.
+    async fn serve_connection(self: Arc<Self>, stream: TcpStream, allowed: bool) {
         let _ = stream.set_nodelay(true);
         let (mut reader, mut writer) = stream.into_split();
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(MAX_QUERIES_PER_TCP_CONNECTION);
@@ -221,6 +272,12 @@ impl Listener {
                     continue;
                 }
             };
+            if !allowed {
+                if tx.send(refused(&query)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             // Cache hits are answered in the connection's own task, as over UDP.
             if let Some(reply) = self.immediate_reply(&query, false) {
                 if tx.send(reply).await.is_err() {
@@ -293,6 +350,12 @@ fn count_reply(reply: &[u8], udp: bool) {
     metrics::counter!("lookaside_queries_total", "protocol" => if udp { "udp" } else { "tcp" }).increment(1);
     let rc = reply.get(3).map_or(0, |b| b & 0x0f) as u16;
     metrics::counter!("lookaside_responses_total", "rcode" => rcode::name(rc)).increment(1);
+}
+
+/// REFUSED for a client outside `allow` (RFC 5358: no open resolvers), counted.
+fn refused(query: &ClientQuery) -> Vec<u8> {
+    metrics::counter!("lookaside_refused_total").increment(1);
+    query.error(rcode::REFUSED, Some((ede::PROHIBITED, "not in the allow list".into())))
 }
 
 /// SERVFAIL for a query that arrives over the in-flight cap.

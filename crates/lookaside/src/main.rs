@@ -3,11 +3,13 @@
 //! [`cli`] holds the command line and the one-shot tools, [`daemon`] runs `serve`, [`listener`]
 //! answers clients, [`control`] serves `lookaside ctl`, [`config`] reads the configuration.
 
+mod access;
 mod cli;
 mod config;
 mod control;
 mod daemon;
 mod defaults;
+mod dist;
 mod listener;
 mod privileges;
 mod tools;
@@ -24,6 +26,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Dist { dir } => match dist::write_all(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lookaside: {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
         Command::Ctl { config, socket, command } => {
             let path = socket.unwrap_or_else(|| {
                 let file = config

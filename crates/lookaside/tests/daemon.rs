@@ -384,3 +384,45 @@ fn idle_tcp_connections_are_closed() {
     assert_eq!(n, 0, "the daemon closed the idle connection");
     assert!(start.elapsed() < Duration::from_secs(3));
 }
+
+#[test]
+fn rfc5358_clients_outside_allow_get_refused() {
+    // Only 127.0.0.250 may query. A client on another loopback address gets REFUSED with EDE 18
+    // (Prohibited) over UDP and TCP; the allowed one gets its answer.
+    let h = hierarchy!();
+    let d = h.daemon(&["--allow", "127.0.0.250/32"]);
+    let packet = query_bytes(0x77, "www.secure.example.", rtype::A, Opts::default());
+    let from = |ip: &str| {
+        let s = UdpSocket::bind(format!("{ip}:0")).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.send_to(&packet, d.addr).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let (n, _) = s.recv_from(&mut buf).unwrap();
+        Message::parse(&buf[..n]).unwrap()
+    };
+    let other = if h.ip == "127.0.0.251" { "127.0.0.252" } else { "127.0.0.251" };
+    let m = from(other);
+    assert_eq!(m.rcode(), rcode::REFUSED);
+    assert!(m.answer.is_empty());
+    assert_eq!(ede(&m).first().map(|e| e.0), Some(18), "{:?}", ede(&m));
+    // TCP from the daemon's own address (the kernel's source for a loopback connect).
+    let m = Message::parse(&tcp_exchange(d.addr, &packet)).unwrap();
+    assert_eq!(m.rcode(), rcode::REFUSED);
+    let m = from("127.0.0.250");
+    assert_eq!(m.rcode(), rcode::NOERROR);
+    assert!(m.has_flag(flags::AD));
+}
+
+#[test]
+fn a_taken_port_is_reported_by_name() {
+    let h = hierarchy!();
+    // NSD already holds port 53 of the hierarchy's address.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+        .args(["serve", "--listen", &format!("{}:53", h.ip), "--upstream", &h.unbound.to_string()])
+        .args(["--trust-anchor", &h.anchor.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already in use, most likely by another DNS server"), "{err}");
+}

@@ -22,6 +22,7 @@ pub mod ede {
     pub const NO_ZONE_KEY_BIT: u16 = 11;
     pub const NSEC_MISSING: u16 = 12;
     pub const CACHED_ERROR: u16 = 13;
+    pub const PROHIBITED: u16 = 18;
     pub const NO_REACHABLE_AUTHORITY: u16 = 22;
     pub const NETWORK_ERROR: u16 = 23;
     pub const INVALID_DATA: u16 = 24;
