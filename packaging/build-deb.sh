@@ -17,5 +17,6 @@ gzip -9n target/release/dist/man/*
 # Stripped: the release profile keeps line tables for backtraces, which a package does not need
 # (lintian: unstripped-binary-or-object).
 cargo deb -p lookaside --no-build --locked --strip >&2
-deb=$(ls -t target/debian/lookaside_*.deb | head -n 1)
+debs=$(ls -t target/debian/lookaside_*.deb)
+deb=${debs%%$'\n'*}
 echo "$(pwd)/$deb"

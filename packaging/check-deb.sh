@@ -36,10 +36,14 @@ ok "control fields, Depends: $depends"
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
 [ "$conffiles" = "/etc/lookaside/lookaside.toml" ] || fail "conffiles: $conffiles"
 ok "conffiles: $conffiles"
+# Read whole before grepping: grep -q closing a pipe early would fail it under pipefail.
+control_files=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
 for script in postinst prerm postrm; do
-  dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx "./$script" || fail "no $script"
+  grep -qx "./$script" <<<"$control_files" || fail "no $script"
 done
-dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep -q "deb-systemd-invoke" || fail "postinst does not start the service"
+postinst=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst)
+grep -q "deb-systemd-invoke" <<<"$postinst" || fail "postinst does not start the service"
+grep -q "adduser --system" <<<"$postinst" || fail "postinst does not create the user"
 ok "maintainer scripts postinst, prerm, postrm (systemd snippets included)"
 
 files=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's#^\./#/#')
@@ -71,7 +75,8 @@ dpkg-deb -x "$deb" "$work/x"
 for page in "$work"/x/usr/share/man/man*/*.gz; do
   out=$(MANWIDTH=80 MAN_KEEP_FORMATTING=0 man --warnings -l "$page" 2>&1 >/dev/null) || fail "man -l $page"
   [ -z "$out" ] || fail "man -l $(basename "$page"): $out"
-  MANWIDTH=80 man -l "$page" 2>/dev/null | grep -q "^NAME" || fail "$(basename "$page") has no NAME section"
+  rendered=$(MANWIDTH=80 man -l "$page" 2>/dev/null)
+  grep -q "^NAME" <<<"$rendered" || fail "$(basename "$page") has no NAME section"
 done
 ok "man -l renders $(ls "$work"/x/usr/share/man/man*/*.gz | wc -l) pages without warnings"
 

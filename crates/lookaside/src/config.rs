@@ -92,7 +92,7 @@ pub struct FileConfig {
     pub auto_trust_anchors: Option<Vec<String>>,
 }
 
-/// `[[lookaside]]`: one DLV registry.
+/// `[[lookaside]]`: one look-aside registry (a zone of DLV records).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LookasideConfig {
