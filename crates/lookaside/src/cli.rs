@@ -111,7 +111,8 @@ pub struct CommonArgs {
     /// Address to listen on, UDP and TCP (repeatable; overrides the file).
     #[arg(long)]
     listen: Vec<String>,
-    /// Upstream resolver, IP or IP:PORT (repeatable; overrides the file and resolv.conf).
+    /// Upstream resolver: IP, IP:PORT, or tls://IP[:PORT]#AUTH_NAME for DNS over TLS
+    /// (repeatable; overrides the file and resolv.conf).
     #[arg(long)]
     upstream: Vec<String>,
     /// Extra trust-anchor file (repeatable). A file with a root anchor replaces the built-in ones.
@@ -201,7 +202,13 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let resolver = Arc::new(build_resolver(&config, anchors, None));
+    let resolver = match build_resolver(&config, anchors, None) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("lookaside: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match runtime.block_on(tool(resolver)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

@@ -8,6 +8,9 @@ use lookaside_dnssec::TrustAnchors;
 use lookaside_dnssec::name::Name;
 use serde::Deserialize;
 
+use lookaside_stub::tls::TlsAuth;
+use lookaside_stub::upstream::{DOT_PORT, UpstreamSpec};
+
 use crate::access::{self, AccessList};
 use crate::defaults;
 
@@ -52,8 +55,11 @@ pub struct FileConfig {
     pub listen: Option<Vec<String>>,
     /// Client address prefixes allowed to query (default: loopback only); others get REFUSED.
     pub allow: Option<Vec<String>>,
-    /// Upstream recursive resolvers (`IP` or `IP:PORT`); default: the nameservers of /etc/resolv.conf.
-    pub upstreams: Option<Vec<String>>,
+    /// Upstream recursive resolvers: `IP`, `IP:PORT`, `tls://IP[:PORT]#AUTH_NAME`, or a table;
+    /// default: the nameservers of /etc/resolv.conf.
+    pub upstreams: Option<Vec<UpstreamEntry>>,
+    /// CA certificates (PEM) for TLS upstreams authenticated by name; default: the system's.
+    pub tls_ca_file: Option<PathBuf>,
     /// Trust-anchor files (DS/DNSKEY lines, BIND trust-anchors blocks, root-anchors.xml).
     pub trust_anchors: Option<Vec<PathBuf>>,
     /// Whether the built-in root anchors apply (default true).
@@ -90,6 +96,84 @@ pub struct FileConfig {
     pub nta_recheck_interval: Option<u64>,
     /// Zones whose anchors (from trust-anchor files) RFC 5011 keeps up to date, besides the root.
     pub auto_trust_anchors: Option<Vec<String>>,
+}
+
+/// One entry of `upstreams`: a string, or a table for DNS over TLS with pins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum UpstreamEntry {
+    /// `IP`, `IP:PORT` or `tls://IP[:PORT]#AUTH_NAME`.
+    Text(String),
+    /// `{ address = "192.0.2.1:853", tls = true, auth-name = "dns.example", spki-pins = [...] }`.
+    Table(UpstreamTable),
+}
+
+/// The table form of an upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UpstreamTable {
+    /// `IP` or `IP:PORT` (port 853 with TLS, 53 without, by default).
+    pub address: String,
+    /// DNS over TLS (RFC 7858).
+    pub tls: Option<bool>,
+    /// The name the server's certificate must be valid for (RFC 8310).
+    pub auth_name: Option<String>,
+    /// Base64 SHA-256 digests of acceptable SubjectPublicKeyInfos (RFC 7858 §4.2).
+    pub spki_pins: Option<Vec<String>>,
+}
+
+/// Reads one upstream: `IP`, `IP:PORT`, `[IPv6]:PORT` or `tls://ADDR[:PORT]#AUTH_NAME`.
+pub fn parse_upstream(s: &str) -> Result<UpstreamSpec, ConfigError> {
+    let Some(rest) = s.strip_prefix("tls://") else { return parse_addr(s, 53).map(UpstreamSpec::plain) };
+    let (addr, name) = match rest.split_once('#') {
+        Some((a, n)) if !n.is_empty() => (a, Some(n.trim_end_matches('.').to_string())),
+        Some(_) => return Err(ConfigError::Invalid(format!("{s:?}: empty authentication name after '#'"))),
+        None => (rest, None),
+    };
+    let Some(name) = name else {
+        return Err(ConfigError::Invalid(format!(
+            "{s:?}: a TLS upstream needs its authentication name (tls://ADDR#NAME) or, in the \
+             configuration file, SPKI pins (RFC 8310 strict profile)"
+        )));
+    };
+    Ok(UpstreamSpec {
+        addr: parse_addr(addr, DOT_PORT)?,
+        tls: Some(TlsAuth { auth_name: Some(name), spki_pins: Vec::new() }),
+    })
+}
+
+fn parse_upstream_entry(e: &UpstreamEntry) -> Result<UpstreamSpec, ConfigError> {
+    let t = match e {
+        UpstreamEntry::Text(s) => return parse_upstream(s),
+        UpstreamEntry::Table(t) => t,
+    };
+    let tls = t.tls.unwrap_or(t.auth_name.is_some() || t.spki_pins.is_some());
+    let addr = parse_addr(&t.address, if tls { DOT_PORT } else { 53 })?;
+    if !tls {
+        if t.auth_name.is_some() || t.spki_pins.is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "upstream {}: auth-name and spki-pins need tls = true",
+                t.address
+            )));
+        }
+        return Ok(UpstreamSpec::plain(addr));
+    }
+    let spki_pins = t
+        .spki_pins
+        .iter()
+        .flatten()
+        .map(|p| {
+            TlsAuth::parse_pin(p).map_err(|e| ConfigError::Invalid(format!("upstream {}: {e}", t.address)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let auth_name = t.auth_name.as_ref().map(|n| n.trim_end_matches('.').to_string());
+    if auth_name.is_none() && spki_pins.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "upstream {}: a TLS upstream needs auth-name, spki-pins or both (RFC 8310 strict profile)",
+            t.address
+        )));
+    }
+    Ok(UpstreamSpec { addr, tls: Some(TlsAuth { auth_name, spki_pins }) })
 }
 
 /// `[[lookaside]]`: one look-aside registry (a zone of DLV records).
@@ -139,8 +223,10 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// Clients allowed to query.
     pub allow: AccessList,
-    /// Upstreams.
-    pub upstreams: Vec<SocketAddr>,
+    /// Upstreams, plain and TLS.
+    pub upstreams: Vec<UpstreamSpec>,
+    /// CA file for TLS upstreams (`None`: the system's store).
+    pub tls_ca_file: Option<PathBuf>,
     /// Anchor files.
     pub trust_anchor_files: Vec<PathBuf>,
     /// Built-in root anchors on or off.
@@ -261,20 +347,17 @@ impl Config {
             file.allow.clone().unwrap_or_else(|| access::LOOPBACK.iter().map(|s| s.to_string()).collect())
         };
         let allow = AccessList::parse(&allow_src).map_err(|e| ConfigError::Invalid(format!("allow: {e}")))?;
-        let upstream_src = if !overrides.upstreams.is_empty() {
-            Some(overrides.upstreams.clone())
+        let upstreams: Vec<UpstreamSpec> = if !overrides.upstreams.is_empty() {
+            overrides.upstreams.iter().map(|s| parse_upstream(s)).collect::<Result<_, _>>()?
+        } else if let Some(list) = &file.upstreams {
+            list.iter().map(parse_upstream_entry).collect::<Result<_, _>>()?
         } else {
-            file.upstreams.clone()
-        };
-        let upstreams = match upstream_src {
-            Some(list) => list.iter().map(|s| parse_addr(s, 53)).collect::<Result<Vec<_>, _>>()?,
-            None => {
-                let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-                resolv_conf_nameservers(&text)
-            }
+            let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            resolv_conf_nameservers(&text).into_iter().map(UpstreamSpec::plain).collect()
         };
         // Never forward to ourselves: that loops every query until it times out.
-        let upstreams: Vec<SocketAddr> = upstreams.into_iter().filter(|u| !listen.contains(u)).collect();
+        let upstreams: Vec<UpstreamSpec> =
+            upstreams.into_iter().filter(|u| !listen.contains(&u.addr)).collect();
         let mut trust_anchor_files = file.trust_anchors.clone().unwrap_or_default();
         trust_anchor_files.extend(overrides.trust_anchors.iter().cloned());
         let negative_trust_anchors = file
@@ -358,6 +441,7 @@ impl Config {
             listen,
             allow,
             upstreams,
+            tls_ca_file: file.tls_ca_file.clone(),
             trust_anchor_files,
             // With explicit anchor files only (e.g. a test root), the built-in ones stay on unless
             // switched off; islands of trust coexist with the root.

@@ -91,13 +91,9 @@ impl Control {
                 let s = &resolver.stats;
                 let (answers, keys) = resolver.cache_sizes();
                 let mut out = format!("ok\nuptime {} s\n", self.started.elapsed().as_secs());
-                for (addr, failures) in resolver.upstreams().health() {
-                    let state = if failures == 0 {
-                        "healthy".to_string()
-                    } else {
-                        format!("{failures} consecutive failures")
-                    };
-                    out.push_str(&format!("upstream {addr} {state}\n"));
+                for line in resolver.upstreams().status_lines() {
+                    out.push_str(&line);
+                    out.push('\n');
                 }
                 out.push_str(&format!("cache answers {answers} keys {keys}\n"));
                 out.push_str(&format!(

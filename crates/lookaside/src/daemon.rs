@@ -76,8 +76,9 @@ pub fn build_resolver(
     config: &Config,
     anchors: lookaside_dnssec::TrustAnchors,
     negative: Option<Arc<NegativeAnchors>>,
-) -> Resolver {
-    let upstreams = Upstreams::new(config.upstreams.clone())
+) -> Result<Resolver, String> {
+    let upstreams = Upstreams::from_specs(config.upstreams.clone(), config.tls_ca_file.as_deref())
+        .map_err(|e| e.to_string())?
         .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT);
     let resolver_config = ResolverConfig {
         answer_cache_size: config.cache_answers,
@@ -89,7 +90,7 @@ pub fn build_resolver(
         negative.unwrap_or_else(|| Arc::new(NegativeAnchors::configured(&config.negative_trust_anchors)));
     let validator =
         Validator::new(anchors).with_registries(config.registries()).with_negative_anchors(negative);
-    Resolver::new(upstreams, validator, resolver_config)
+    Ok(Resolver::new(upstreams, validator, resolver_config))
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -157,7 +158,13 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
             lookaside = ?config.lookaside.iter().map(|(d, _, _)| d.to_string()).collect::<Vec<_>>(),
             "lookaside {} ready", env!("CARGO_PKG_VERSION")
         );
-        let resolver = Arc::new(ArcSwap::from_pointee(build_resolver(&config, anchors, None)));
+        let resolver = match build_resolver(&config, anchors, None) {
+            Ok(r) => Arc::new(ArcSwap::from_pointee(r)),
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let limits = ListenerLimits {
             max_inflight: config.max_inflight,
             tcp_connections: config.tcp_connections,
@@ -260,7 +267,14 @@ fn reload(args: &CommonArgs, current: &ArcSwap<Resolver>) -> Result<(), String> 
             // replaced by the new file's, the run-time ones stay.
             let negative = old.negative_anchors().clone();
             negative.replace_configured(&config.negative_trust_anchors);
-            let new = build_resolver(&config, anchors, Some(negative)).with_stats(old.stats.clone());
+            let new = match build_resolver(&config, anchors, Some(negative)) {
+                Ok(r) => r.with_stats(old.stats.clone()),
+                Err(e) => {
+                    error!("reload failed, keeping the running configuration: {e}");
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+                    return Err(e);
+                }
+            };
             current.store(Arc::new(new));
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
             info!("configuration reloaded");

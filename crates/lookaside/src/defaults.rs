@@ -155,7 +155,12 @@ pub const KEYS: &[Key] = &[
     text(
         "upstreams",
         "the nameservers of /etc/resolv.conf",
-        "Upstream recursive resolvers (IP or IP:PORT), minus this daemon's own addresses.",
+        "Upstream recursive resolvers, minus this daemon's own addresses: IP or IP:PORT (UDP, TCP for large answers), tls://IP[:PORT]#AUTH_NAME (DNS over TLS, port 853, the certificate checked for AUTH_NAME), or a table { address, tls, auth-name, spki-pins } where spki-pins are base64 SHA-256 digests of the server's key (RFC 7858 section 4.2). A TLS upstream that cannot be authenticated is not used, and nothing is sent to it in the clear.",
+    ),
+    text(
+        "tls-ca-file",
+        "/etc/ssl/certs/ca-certificates.crt",
+        "CA certificates (PEM) that TLS upstreams with an auth-name are checked against.",
     ),
     text(
         "trust-anchors",

@@ -8,6 +8,8 @@ pub mod cache;
 pub mod pipeline;
 pub mod resolution;
 pub mod respond;
+pub mod stream;
+pub mod tls;
 pub mod upkeep;
 pub mod upstream;
 
