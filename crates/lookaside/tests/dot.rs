@@ -273,3 +273,85 @@ fn a_tls_upstream_without_name_or_pin_is_a_configuration_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("authentication name"), "{err}");
 }
+
+/// A DNS-over-TLS relay with the test CA's dot.test certificate that records the length of every
+/// query it receives and passes it on to the hierarchy's Unbound over TCP.
+fn recording_relay(h: &Hierarchy, pki: &Pki) -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
+    use std::io::{Read, Write};
+    let pem = |f: &str| {
+        let text = std::fs::read_to_string(pki.dir.join(f)).unwrap();
+        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        lookaside_dnssec::codec::base64_decode(&b64).unwrap()
+    };
+    let cert = rustls::pki_types::CertificateDer::from(pem("srv.pem"));
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(pem("srv.key").into());
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let upstream = h.unbound;
+    let seen = sizes.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (config, seen) = (config.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, client);
+                let Ok(mut unbound) = std::net::TcpStream::connect(upstream) else { return };
+                loop {
+                    let mut len = [0u8; 2];
+                    if tls.read_exact(&mut len).is_err() {
+                        return;
+                    }
+                    let mut query = vec![0u8; u16::from_be_bytes(len) as usize];
+                    if tls.read_exact(&mut query).is_err() {
+                        return;
+                    }
+                    seen.lock().unwrap().push(query.len());
+                    if unbound.write_all(&len).and_then(|()| unbound.write_all(&query)).is_err() {
+                        return;
+                    }
+                    if unbound.read_exact(&mut len).is_err() {
+                        return;
+                    }
+                    let mut reply = vec![0u8; u16::from_be_bytes(len) as usize];
+                    if unbound.read_exact(&mut reply).is_err() {
+                        return;
+                    }
+                    if tls
+                        .write_all(&len)
+                        .and_then(|()| tls.write_all(&reply))
+                        .and_then(|()| tls.flush())
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, sizes)
+}
+
+#[test]
+fn rfc8467_queries_arrive_padded_to_128_octets() {
+    let h = hierarchy!();
+    let pki = Pki::get(h);
+    let (relay, sizes) = recording_relay(h, pki);
+    let d = daemon(h, pki, "padded", &format!("\"tls://{relay}#dot.test\""));
+    for name in ["www.secure.example.", "_xmpp-server._tcp.secure.example.", "x.wild.nsec3.example."] {
+        assert!(ask(d.addr, name, rtype::A, Opts::default()).rcode() != rcode::SERVFAIL, "{name}");
+    }
+    let sizes = sizes.lock().unwrap().clone();
+    assert!(sizes.len() >= 4, "answer and key lookups went through the relay: {sizes:?}");
+    assert!(sizes.iter().all(|n| n % 128 == 0), "every query padded to a multiple of 128: {sizes:?}");
+}
