@@ -62,7 +62,7 @@ impl TrustAnchors {
         if trimmed.starts_with("<?xml") || trimmed.starts_with("<TrustAnchor") {
             return self.add_root_anchors_xml(text, now);
         }
-        if text.contains("trust-anchors") || text.contains("trusted-keys") || text.contains("managed-keys") {
+        if is_bind_block(text) {
             return self.add_bind_block(text);
         }
         for (i, raw) in text.lines().enumerate() {
@@ -258,6 +258,18 @@ fn parse_xml_time(s: &str) -> Result<u64, String> {
     u64::try_from(crate::civil_time::epoch_from_civil(y, mo, d, h, mi, se)).map_err(|_| bad())
 }
 
+/// True when the text opens a BIND `trust-anchors`, `trusted-keys` or `managed-keys` block: the
+/// keyword as the first word of a line outside comments, followed by `{` (a zone-file anchor may
+/// mention the words in a comment).
+fn is_bind_block(text: &str) -> bool {
+    let code: String = text.lines().map(strip_comment).collect::<Vec<_>>().join("\n");
+    let words: Vec<&str> = code.split_whitespace().collect();
+    words
+        .windows(2)
+        .any(|w| matches!(w[0], "trust-anchors" | "trusted-keys" | "managed-keys") && w[1].starts_with('{'))
+        || words.iter().any(|w| matches!(*w, "trust-anchors{" | "trusted-keys{" | "managed-keys{"))
+}
+
 /// Parses DS presentation fields: key tag, algorithm, digest type, hex digest (may be split).
 pub fn parse_ds_fields(fields: &[&str]) -> Result<Ds, String> {
     if fields.len() < 4 {
@@ -288,6 +300,9 @@ pub fn parse_dnskey_fields(fields: &[&str]) -> Result<Dnskey, String> {
     let protocol: u8 = fields[1].parse().map_err(|_| format!("bad protocol {:?}", fields[1]))?;
     let algorithm: u8 = fields[2].parse().map_err(|_| format!("bad algorithm {:?}", fields[2]))?;
     let key = crate::codec::base64_decode(&fields[3..].concat()).ok_or("key is not base64")?;
+    if key.is_empty() {
+        return Err("the key is empty".into());
+    }
     let mut rdata = flags.to_be_bytes().to_vec();
     rdata.push(protocol);
     rdata.push(algorithm);
@@ -298,6 +313,18 @@ pub fn parse_dnskey_fields(fields: &[&str]) -> Result<Dnskey, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zone_file_anchor_whose_comment_names_trust_anchors_is_read_as_a_zone_file() {
+        let mut a = TrustAnchors::empty();
+        a.add_text(
+            "; copied from the trust-anchors { } block of named.conf\n\
+             example. IN DS 12345 13 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+            0,
+        )
+        .unwrap();
+        assert_eq!(a.closest(&Name::parse("www.example.").unwrap()).unwrap().ds.len(), 1);
+    }
 
     #[test]
     fn builtin_root_has_both_ksks() {

@@ -110,6 +110,10 @@ impl TrustPoint {
         published: &[Dnskey],
         signed_by: &[u16],
     ) -> Result<(), AutotrustError> {
+        // A key without key material can sign nothing and could not be written back to the state
+        // file (its base64 field would be empty): it is not tracked.
+        let published: Vec<Dnskey> = published.iter().filter(|k| !k.public_key.is_empty()).cloned().collect();
+        let published = published.as_slice();
         let trusted = self.trusted();
         let validated = published.iter().any(|k| {
             signed_by.contains(&k.key_tag())
@@ -209,7 +213,7 @@ impl TrustPoint {
             let flags: u16 = f[2].parse().map_err(|_| bad("bad flags"))?;
             let protocol: u8 = f[3].parse().map_err(|_| bad("bad protocol"))?;
             let algorithm: u8 = f[4].parse().map_err(|_| bad("bad algorithm"))?;
-            let key = base64_decode(f[5]).ok_or_else(|| bad("bad base64"))?;
+            let key = base64_decode(f[5]).filter(|k| !k.is_empty()).ok_or_else(|| bad("bad base64"))?;
             let mut rdata = flags.to_be_bytes().to_vec();
             rdata.extend_from_slice(&[protocol, algorithm]);
             rdata.extend_from_slice(&key);
@@ -310,6 +314,17 @@ mod tests {
         tp.observe(t0 + 91 * DAY, std::slice::from_ref(&new), &[new.key_tag()]).unwrap();
         assert_eq!(tp.keys.len(), 1);
         assert_eq!(tp.trusted(), vec![new]);
+    }
+
+    #[test]
+    fn a_published_key_without_key_material_is_not_tracked_and_the_state_reads_back() {
+        let a = key(1, false);
+        let empty = Dnskey::parse(&[1, 1, 3, 8]).unwrap();
+        assert!(empty.public_key.is_empty());
+        let mut tp = TrustPoint::from_keys(std::slice::from_ref(&a));
+        tp.observe(0, &[a.clone(), empty], &[a.key_tag()]).unwrap();
+        assert_eq!(tp.keys.len(), 1);
+        assert_eq!(TrustPoint::from_text(&tp.to_text()).unwrap(), tp);
     }
 
     #[test]

@@ -14,16 +14,23 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Decodes standard base64 with padding (RFC 4648 §4).
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    // Strict (RFC 4648 §3.3, §4): padding only at the end and at most two octets of it, nothing
+    // after it, no group of a single character (it would carry 6 bits, less than one octet), and
+    // no stray bits in the last character, so that every text has one meaning.
+    let body = s.trim_end_matches('=');
+    let padding = s.len() - body.len();
+    if padding > 2 || (padding > 0 && !s.len().is_multiple_of(4)) || body.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
+    for c in body.bytes() {
         let v = match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,
             b'0'..=b'9' => c - b'0' + 52,
             b'+' => 62,
             b'/' => 63,
-            b'=' => break,
             _ => return None,
         } as u32;
         acc = (acc << 6) | v;
@@ -34,7 +41,7 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
             acc &= (1 << bits) - 1;
         }
     }
-    Some(out)
+    (acc == 0).then_some(out)
 }
 
 /// Standard base64 with padding (RFC 4648 §4).
@@ -121,6 +128,14 @@ mod tests {
             assert_eq!(base64_encode(i.as_bytes()), o);
             assert_eq!(base64_decode(o).unwrap(), i.as_bytes());
         }
+    }
+
+    #[test]
+    fn base64_is_strict() {
+        for bad in ["m", "Zg=", "Zg===", "Zg==Zg==", "Z=g=", "Zh==", "Zm9v!"] {
+            assert_eq!(base64_decode(bad), None, "{bad:?}");
+        }
+        assert_eq!(base64_decode("Zg").unwrap(), b"f", "unpadded groups of 2 or 3 are fine");
     }
 
     #[test]

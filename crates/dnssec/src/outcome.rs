@@ -302,6 +302,12 @@ pub enum InsecureReason {
         /// The iterations.
         iterations: u16,
     },
+    /// A query for RRSIG records: they are checked only as the signatures of other RRsets, so
+    /// they are passed on unvalidated, without AD (as Unbound does).
+    RrsigQuery {
+        /// The name asked for.
+        name: Name,
+    },
     /// The DS set (or anchor) of `zone` lists only algorithms we cannot verify.
     UnsupportedAlgorithm {
         /// The zone.
@@ -321,6 +327,7 @@ impl InsecureReason {
             Self::NoDs { zone, .. }
             | Self::NegativeTrustAnchor { zone }
             | Self::Nsec3Iterations { zone, .. }
+            | Self::RrsigQuery { name: zone }
             | Self::UnsupportedAlgorithm { zone }
             | Self::UnsupportedDigest { zone } => zone,
         }
@@ -332,7 +339,7 @@ impl InsecureReason {
             Self::Nsec3Iterations { .. } => Some(ede::UNSUPPORTED_NSEC3_ITERATIONS),
             Self::UnsupportedAlgorithm { .. } => Some(ede::UNSUPPORTED_DNSKEY_ALGORITHM),
             Self::UnsupportedDigest { .. } => Some(ede::UNSUPPORTED_DS_DIGEST),
-            Self::NoDs { .. } | Self::NegativeTrustAnchor { .. } => None,
+            Self::NoDs { .. } | Self::NegativeTrustAnchor { .. } | Self::RrsigQuery { .. } => None,
         }
     }
 }
@@ -347,6 +354,9 @@ impl fmt::Display for InsecureReason {
                 "{zone}: NSEC3 with {iterations} iterations (more than {}) is treated as insecure",
                 crate::limits::NSEC3_ITERATIONS_INSECURE
             ),
+            Self::RrsigQuery { name } => {
+                write!(f, "{name} RRSIG: signatures are passed on unvalidated (they prove other RRsets)")
+            }
             Self::UnsupportedAlgorithm { zone } => {
                 write!(f, "chain ends at {zone} (only unsupported DNSKEY algorithms)")
             }

@@ -62,9 +62,11 @@ impl Dnskey {
 
 /// RFC 4034 Appendix B key tag over DNSKEY RDATA.
 pub fn key_tag(rdata: &[u8]) -> u16 {
-    let mut ac: u32 = 0;
+    // RFC 4034 Appendix B sums in an unsigned long; a 64-bit sum cannot overflow for any RDATA
+    // (at most 65,535 octets), where 32 bits would for ~128 KiB of key data from a state file.
+    let mut ac: u64 = 0;
     for (i, b) in rdata.iter().enumerate() {
-        ac += if i & 1 == 1 { *b as u32 } else { (*b as u32) << 8 };
+        ac += if i & 1 == 1 { u64::from(*b) } else { u64::from(*b) << 8 };
     }
     ac += (ac >> 16) & 0xffff;
     (ac & 0xffff) as u16
@@ -333,6 +335,14 @@ pub fn soa_minimum(rdata: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_tags_of_huge_key_data_do_not_overflow() {
+        // ~128 KiB of 0xff overflowed a 32-bit sum (reachable from anchor and state files).
+        let big = vec![0xffu8; 140_000];
+        let _ = key_tag(&big);
+        assert_eq!(key_tag(&[1, 1, 3, 8]), 0x0409);
+    }
 
     #[test]
     fn bitmap_lookup() {

@@ -185,10 +185,11 @@ impl Message {
                 let (record, next) = read_record(buf, pos)?;
                 pos = next;
                 if record.rtype == rtype::OPT {
-                    if section != 2 || msg.edns.is_some() {
+                    // RFC 6891 §6.1.1–6.1.2: one OPT, in the additional section, owned by the root.
+                    if section != 2 || msg.edns.is_some() || !record.owner.is_root() {
                         return Err(WireError::BadOpt);
                     }
-                    msg.edns = Some(edns_from_record(&record));
+                    msg.edns = Some(edns_from_record(&record)?);
                     continue;
                 }
                 match section {
@@ -227,23 +228,25 @@ impl Message {
     }
 }
 
-fn edns_from_record(r: &Record) -> Edns {
+fn edns_from_record(r: &Record) -> Result<Edns, WireError> {
     let mut options = Vec::new();
     let mut i = 0;
-    while i + 4 <= r.rdata.len() {
-        let code = u16::from_be_bytes([r.rdata[i], r.rdata[i + 1]]);
-        let len = u16::from_be_bytes([r.rdata[i + 2], r.rdata[i + 3]]) as usize;
-        let Some(data) = r.rdata.get(i + 4..i + 4 + len) else { break };
+    while i < r.rdata.len() {
+        // An option header or body that overruns the RDATA is malformed (RFC 6891 §6.1.2).
+        let header = r.rdata.get(i..i + 4).ok_or(WireError::BadOpt)?;
+        let code = u16::from_be_bytes([header[0], header[1]]);
+        let len = u16::from_be_bytes([header[2], header[3]]) as usize;
+        let data = r.rdata.get(i + 4..i + 4 + len).ok_or(WireError::BadOpt)?;
         options.push((code, data.to_vec()));
         i += 4 + len;
     }
-    Edns {
+    Ok(Edns {
         udp_size: r.class,
         extended_rcode: (r.ttl >> 24) as u8,
         version: (r.ttl >> 16) as u8,
         dnssec_ok: r.ttl & 0x8000 != 0,
         options,
-    }
+    })
 }
 
 /// Reads a possibly compressed name at `pos`; returns it and the offset after it.

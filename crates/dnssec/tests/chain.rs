@@ -243,6 +243,22 @@ mod rfc4035_section_5_4_denial {
     }
 
     #[test]
+    fn rrsig_queries_are_passed_on_unvalidated() {
+        // RRSIGs are checked as signatures of other RRsets; a query for them gets the records
+        // without AD (as Unbound), not a SERVFAIL for a missing denial.
+        let auth = Authority::fixtures();
+        let v = validator(&auth);
+        let mut m = auth.query(&name("www.secure.example."), rtype::A);
+        m.questions[0].qtype = rtype::RRSIG;
+        m.answer.retain(|r| r.rtype == rtype::RRSIG);
+        let verdict = check_with(&v, &auth, "www.secure.example.", rtype::RRSIG, &m);
+        assert_eq!(
+            verdict.security,
+            Security::Insecure(InsecureReason::RrsigQuery { name: name("www.secure.example.") })
+        );
+    }
+
+    #[test]
     fn parent_side_nsec_cannot_deny_child_data() {
         let auth = Authority::fixtures();
         let v = validator(&auth);

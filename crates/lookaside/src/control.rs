@@ -35,14 +35,15 @@ pub struct Control {
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().ok()?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+    let unit = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
         _ => return None,
     };
-    Some(Duration::from_secs(secs))
+    // Checked: `--for 999999999999999d` is refused, not wrapped (callers cap it at 7 days).
+    n.checked_mul(unit).map(Duration::from_secs)
 }
 
 impl Control {
@@ -232,4 +233,17 @@ fn negative_anchor_lines(resolver: &Resolver) -> Vec<String> {
             None => format!("{} configured", a.zone),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_overflow_is_refused() {
+        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("999999999999999d"), None);
+        assert_eq!(parse_duration("1y"), None);
+    }
 }

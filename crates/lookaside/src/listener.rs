@@ -256,7 +256,12 @@ impl Listener {
                 Ok(Ok(_)) => {}
                 _ => break, // idle, closed or broken
             }
-            let mut packet = vec![0u8; u16::from_be_bytes(len) as usize];
+            let size = u16::from_be_bytes(len) as usize;
+            if size < 12 {
+                // Shorter than a header: nothing to answer, and no reason to keep the slot.
+                break;
+            }
+            let mut packet = vec![0u8; size];
             if tokio::time::timeout(self.limits.tcp_idle, reader.read_exact(&mut packet))
                 .await
                 .map_or(true, |r| r.is_err())
@@ -339,9 +344,16 @@ fn reply_limit(query: &ClientQuery, udp: bool) -> usize {
 fn rejected(rejection: Rejection) -> Option<Vec<u8>> {
     match rejection {
         Rejection::Unanswerable => None,
-        Rejection::Error { id, flags, rcode, question } => {
-            Some(error_response(id, flags, rcode, question.as_ref(), None, None))
-        }
+        Rejection::Error { id, flags, rcode, question } => Some(error_response(
+            id,
+            flags,
+            rcode,
+            question.as_ref(),
+            None,
+            None,
+            respond::PLAIN_UDP_ANSWER as usize,
+        )),
+        Rejection::BadVersion(query) => Some(query.error(rcode::BADVERS, None)),
     }
 }
 

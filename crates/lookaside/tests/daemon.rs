@@ -426,3 +426,63 @@ fn a_taken_port_is_reported_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already in use, most likely by another DNS server"), "{err}");
 }
+
+#[test]
+fn rfc6891_edns_version_and_opt_owner_are_checked() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let q = query_bytes(0x51, "www.secure.example.", rtype::A, Opts::default());
+    // The OPT record is the last 11 octets: owner, type, class, extended rcode, version, flags, length.
+    let n = q.len();
+    let mut v1 = q.clone();
+    v1[n - 5] = 1;
+    let m = Message::parse(&udp_exchange(d.addr, &v1, Duration::from_secs(3)).unwrap()).unwrap();
+    assert_eq!(m.rcode(), rcode::BADVERS, "§6.1.3: BADVERS for a version we do not speak");
+    assert_eq!(m.edns.as_ref().map(|e| e.version), Some(0));
+    // An OPT owned by "a." instead of the root: FORMERR (§6.1.2).
+    let mut owned = q[..n - 11].to_vec();
+    owned.extend_from_slice(&[1, b'a', 0]);
+    owned.extend_from_slice(&q[n - 10..]);
+    let reply = udp_exchange(d.addr, &owned, Duration::from_secs(3)).unwrap();
+    assert_eq!(reply[3] & 0x0f, rcode::FORMERR as u8);
+    assert_eq!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).rcode(), rcode::NOERROR);
+}
+
+#[test]
+fn servfail_with_ede_fits_the_clients_udp_size() {
+    // A 250-octet name in a bogus zone, EDNS size 512: the EDE text is shortened to fit.
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let long = format!(
+        "{}.www.expired.example.",
+        ["abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0"; 3].join(".")
+    );
+    let o = Opts { udp_size: 512, ..Opts::default() };
+    let reply = udp_exchange(d.addr, &query_bytes(0x52, &long, rtype::A, o), Duration::from_secs(5)).unwrap();
+    assert!(reply.len() <= 512, "{} octets for a 512-octet client", reply.len());
+    let m = Message::parse(&reply).unwrap();
+    assert_eq!(m.rcode(), rcode::SERVFAIL);
+    assert!(!m.has_flag(flags::TC));
+}
+
+#[test]
+fn a_tcp_message_shorter_than_a_header_closes_the_connection() {
+    use std::io::{Read, Write};
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let mut s = std::net::TcpStream::connect(d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.write_all(&[0, 3, 1, 2, 3]).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(s.read(&mut buf).unwrap(), 0, "closed, not left open");
+}
+
+#[test]
+fn rrsig_queries_get_the_signatures_without_ad() {
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let m = ask(d.addr, "www.secure.example.", rtype::RRSIG, Opts::default());
+    assert_eq!(m.rcode(), rcode::NOERROR, "{:?}", ede(&m));
+    assert!(m.answer.iter().any(|r| r.rtype == rtype::RRSIG));
+    assert!(!m.has_flag(flags::AD));
+}

@@ -50,9 +50,18 @@ impl ClientQuery {
         self.flags & flags::CD != 0
     }
 
-    /// An error answer (SERVFAIL, REFUSED, …) to this query, with an optional EDE.
+    /// An error answer (SERVFAIL, REFUSED, BADVERS, …) to this query, with an optional EDE,
+    /// within the client's UDP limit (the EDE text is shortened, or left out, to fit).
     pub fn error(&self, rc: u16, ede: Option<(u16, String)>) -> Vec<u8> {
-        error_response(self.id, self.flags, rc, Some(&self.question), self.edns.as_ref(), ede)
+        error_response(
+            self.id,
+            self.flags,
+            rc,
+            Some(&self.question),
+            self.edns.as_ref(),
+            ede,
+            self.udp_limit(),
+        )
     }
 
     /// Largest answer this client accepts over UDP.
@@ -69,6 +78,8 @@ impl ClientQuery {
 pub enum Rejection {
     /// Too short to hold a header: nothing can be answered.
     Unanswerable,
+    /// EDNS version other than 0: answer BADVERS with our version, 0 (RFC 6891 §6.1.3).
+    BadVersion(ClientQuery),
     /// Answer with this rcode (FORMERR, NOTIMP, REFUSED) and ID.
     Error {
         /// The ID to echo.
@@ -110,16 +121,23 @@ pub fn parse_query(buf: &[u8]) -> Result<ClientQuery, Rejection> {
         // OPT is no question; IXFR and AXFR are not for a stub resolver.
         return Err(Rejection::Error { id, flags: hflags, rcode: rcode::REFUSED, question: Some(question) });
     }
-    Ok(ClientQuery { id, flags: hflags, question, edns: msg.edns })
+    let query = ClientQuery { id, flags: hflags, question, edns: msg.edns };
+    if query.edns.as_ref().is_some_and(|e| e.version != 0) {
+        return Err(Rejection::BadVersion(query));
+    }
+    Ok(query)
 }
 
 fn response_flags(query_flags: u16, rc: u16) -> u16 {
     flags::QR | (query_flags & (flags::OPCODE_MASK | flags::RD | flags::CD)) | flags::RA | (rc & 0xf)
 }
 
-fn response_edns(query: Option<&Edns>, ede: Option<(u16, String)>) -> Option<Edns> {
+fn response_edns(query: Option<&Edns>, ede: Option<(u16, String)>, rc: u16) -> Option<Edns> {
     let q = query?;
-    let mut e = Edns { udp_size: MAX_UDP_ANSWER, dnssec_ok: q.dnssec_ok, ..Default::default() };
+    // The upper 8 bits of a 12-bit rcode (BADVERS is 16) go in the OPT record (RFC 6891 §6.1.3).
+    let extended_rcode = (rc >> 4) as u8;
+    let mut e =
+        Edns { udp_size: MAX_UDP_ANSWER, dnssec_ok: q.dnssec_ok, extended_rcode, ..Default::default() };
     if let Some((code, text)) = ede {
         let mut data = code.to_be_bytes().to_vec();
         let mut text = text;
@@ -136,7 +154,8 @@ fn response_edns(query: Option<&Edns>, ede: Option<(u16, String)>) -> Option<Edn
     Some(e)
 }
 
-/// An error answer (FORMERR, NOTIMP, REFUSED, SERVFAIL) with an optional EDE.
+/// An error answer (FORMERR, NOTIMP, REFUSED, SERVFAIL, BADVERS) with an optional EDE, at most
+/// `limit` octets long: an EDE text that would push it over is shortened, or left out.
 pub fn error_response(
     id: u16,
     query_flags: u16,
@@ -144,16 +163,33 @@ pub fn error_response(
     question: Option<&Question>,
     edns: Option<&Edns>,
     ede: Option<(u16, String)>,
+    limit: usize,
 ) -> Vec<u8> {
-    let mut w = Writer::new(id, response_flags(query_flags, rc));
-    if let Some(q) = question {
-        w.question(q);
+    let build = |ede: Option<(u16, String)>| {
+        let mut w = Writer::new(id, response_flags(query_flags, rc));
+        if let Some(q) = question {
+            w.question(q);
+        }
+        // A FORMERR may come from a broken OPT: answer it with an OPT only if we could read one.
+        if let Some(e) = response_edns(edns, ede, rc) {
+            w.edns(&e);
+        }
+        w.finish()
+    };
+    let wire = build(ede.clone());
+    let Some((code, text)) = ede.filter(|_| wire.len() > limit) else { return wire };
+    let over = wire.len() - limit;
+    if over < text.len() {
+        let mut cut = text.len() - over;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let shorter = build(Some((code, text[..cut].to_string())));
+        if shorter.len() <= limit {
+            return shorter;
+        }
     }
-    // A FORMERR may come from a broken OPT: answer it with an OPT only if we could read one.
-    if let Some(e) = response_edns(edns, ede) {
-        w.edns(&e);
-    }
-    w.finish()
+    build(None)
 }
 
 /// The answer to a CHAOS-class TXT query for `version.bind`/`version.server` or
@@ -184,7 +220,7 @@ pub fn chaos_response(query: &ClientQuery, version: Option<&str>, identity: Opti
         rdata,
     };
     w.record(Section::Answer, &record);
-    if let Some(e) = response_edns(query.edns.as_ref(), None) {
+    if let Some(e) = response_edns(query.edns.as_ref(), None, rcode::NOERROR) {
         w.edns(&e);
     }
     w.finish()
@@ -236,7 +272,7 @@ pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Ve
             w.record_with_ttl(section, r, r.ttl.saturating_sub(res.age));
         }
     }
-    if let Some(e) = response_edns(query.edns.as_ref(), ede) {
+    if let Some(e) = response_edns(query.edns.as_ref(), ede, rc) {
         w.edns(&e);
     }
     let wire = w.finish();
@@ -246,7 +282,7 @@ pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Ve
     // Too large for UDP: an empty answer with TC sends the client to TCP (RFC 7766 §5).
     let mut w = Writer::new(query.id, hflags | flags::TC);
     w.question(&query.question);
-    if let Some(e) = response_edns(query.edns.as_ref(), None) {
+    if let Some(e) = response_edns(query.edns.as_ref(), None, rc) {
         w.edns(&e);
     }
     w.finish()

@@ -77,6 +77,9 @@ pub(super) fn classify(question: &Question, response: &Message) -> Result<Classi
             what: format!("{} {} (rcode {rc})", question.name, rtype::type_name(question.qtype)),
         }));
     }
+    if question.qtype == rtype::RRSIG {
+        return Err(Security::Insecure(InsecureReason::RrsigQuery { name: question.name.clone() }));
+    }
     let answer = group(&response.answer);
     let (chain, sname) = follow_chain(question, &answer)?;
     let denial = group(&response.authority)

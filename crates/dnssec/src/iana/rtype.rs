@@ -60,6 +60,8 @@ pub mod rcode {
     pub const NXDOMAIN: u16 = 3;
     pub const NOTIMP: u16 = 4;
     pub const REFUSED: u16 = 5;
+    /// Bad EDNS version (RFC 6891 §6.1.3), a 12-bit rcode.
+    pub const BADVERS: u16 = 16;
 
     /// The mnemonic of a response code, or `RCODE` for others.
     pub fn name(rc: u16) -> &'static str {
@@ -70,6 +72,7 @@ pub mod rcode {
             NXDOMAIN => "NXDOMAIN",
             NOTIMP => "NOTIMP",
             REFUSED => "REFUSED",
+            BADVERS => "BADVERS",
             _ => "RCODE",
         }
     }
