@@ -21,6 +21,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use crate::access::AccessList;
+use crate::tcp_table::{MAX_TCP_PER_CLIENT, Registration, TcpTable};
 
 /// Concurrent queries on one TCP connection (PowerDNS 10, resolved 32).
 pub const MAX_QUERIES_PER_TCP_CONNECTION: usize = 16;
@@ -47,6 +48,7 @@ pub struct Listener {
     resolver: Arc<ArcSwap<Resolver>>,
     inflight: Arc<Semaphore>,
     tcp_slots: Arc<Semaphore>,
+    tcp_table: Arc<TcpTable>,
     limits: ListenerLimits,
 }
 
@@ -138,6 +140,7 @@ impl Listener {
             resolver,
             inflight: Arc::new(Semaphore::new(limits.max_inflight)),
             tcp_slots: Arc::new(Semaphore::new(limits.tcp_connections)),
+            tcp_table: TcpTable::new(limits.tcp_connections),
             limits,
         })
     }
@@ -221,21 +224,44 @@ impl Listener {
                     continue;
                 }
             };
-            let Ok(slot) = self.tcp_slots.clone().try_acquire_owned() else {
-                debug!(%peer, "TCP connection limit reached, closing");
-                continue;
-            };
+            let ip = peer.ip();
+            // One address never holds more than its share: its own idlest connection makes room.
+            if self.tcp_table.count_for(ip) >= MAX_TCP_PER_CLIENT {
+                self.tcp_table.shed_idlest(Some(ip));
+            }
             let this = self.clone();
-            let allowed = self.limits.allow.allows(peer.ip());
+            let allowed = self.limits.allow.allows(ip);
             tokio::spawn(async move {
-                this.serve_connection(stream, allowed).await;
+                let slot = match this.tcp_slots.clone().try_acquire_owned() {
+                    Ok(slot) => slot,
+                    Err(_) => {
+                        // Full: the longest-idle connection closes to admit this one.
+                        this.tcp_table.shed_idlest(None);
+                        let wait = this.tcp_slots.clone().acquire_owned();
+                        match tokio::time::timeout(Duration::from_millis(500), wait).await {
+                            Ok(Ok(slot)) => slot,
+                            _ => {
+                                debug!(%peer, "TCP connection table full, closing");
+                                return;
+                            }
+                        }
+                    }
+                };
+                let registration = this.tcp_table.register(ip);
+                this.serve_connection(stream, allowed, &registration).await;
+                drop(registration);
                 drop(slot);
             });
         }
     }
 
     /// Serves one client TCP connection; a client outside `allow` gets REFUSED to each query.
-    async fn serve_connection(self: Arc<Self>, stream: TcpStream, allowed: bool) {
+    async fn serve_connection(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        allowed: bool,
+        registration: &Registration,
+    ) {
         let _ = stream.set_nodelay(true);
         let (mut reader, mut writer) = stream.into_split();
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(MAX_QUERIES_PER_TCP_CONNECTION);
@@ -252,10 +278,15 @@ impl Listener {
         let per_connection = Arc::new(Semaphore::new(MAX_QUERIES_PER_TCP_CONNECTION));
         loop {
             let mut len = [0u8; 2];
-            match tokio::time::timeout(self.limits.tcp_idle, reader.read_exact(&mut len)).await {
-                Ok(Ok(_)) => {}
-                _ => break, // idle, closed or broken
+            let idle = self.tcp_table.idle_timeout(self.limits.tcp_idle);
+            tokio::select! {
+                _ = registration.close.notified() => break, // shed to make room
+                read = tokio::time::timeout(idle, reader.read_exact(&mut len)) => match read {
+                    Ok(Ok(_)) => {}
+                    _ => break, // idle, closed or broken
+                },
             }
+            registration.touch();
             let size = u16::from_be_bytes(len) as usize;
             if size < 12 {
                 // Shorter than a header: nothing to answer, and no reason to keep the slot.

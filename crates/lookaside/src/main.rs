@@ -12,6 +12,7 @@ mod defaults;
 mod dist;
 mod listener;
 mod privileges;
+mod tcp_table;
 mod tools;
 
 use std::process::ExitCode;

@@ -486,3 +486,21 @@ fn rrsig_queries_get_the_signatures_without_ad() {
     assert!(m.answer.iter().any(|r| r.rtype == rtype::RRSIG));
     assert!(!m.has_flag(flags::AD));
 }
+
+#[test]
+fn rfc7766_6_2_3_idle_connections_cannot_starve_tcp() {
+    // 300 idle connections (more than the 128-connection table) from one address, then a TCP
+    // query from the same address and one from another: both answered. The old listener refused
+    // every connection past the 128th until the idle ones timed out.
+    let h = hierarchy!();
+    let d = h.daemon(&[]);
+    let idle: Vec<std::net::TcpStream> =
+        (0..300).filter_map(|_| std::net::TcpStream::connect(d.addr).ok()).collect();
+    assert!(idle.len() >= 128, "only {} connections opened", idle.len());
+    std::thread::sleep(Duration::from_millis(200));
+    let q = query_bytes(0x53, "www.secure.example.", rtype::A, Opts::default());
+    let m = Message::parse(&tcp_exchange(d.addr, &q)).unwrap();
+    assert_eq!(m.rcode(), rcode::NOERROR);
+    assert!(m.has_flag(flags::AD));
+    drop(idle);
+}
