@@ -504,3 +504,62 @@ fn rfc7766_6_2_3_idle_connections_cannot_starve_tcp() {
     assert!(m.has_flag(flags::AD));
     drop(idle);
 }
+
+/// A relay in front of Unbound that holds every query for `delay` and counts the queries it
+/// sees by "name TYPE" (lower case).
+fn delaying_counting_relay(
+    h: &Hierarchy,
+    delay: Duration,
+) -> (String, std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>) {
+    let sock = std::sync::Arc::new(UdpSocket::bind(format!("{}:0", h.ip)).unwrap());
+    let addr = sock.local_addr().unwrap();
+    let counts = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let (unbound, seen) = (h.unbound, counts.clone());
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let query = buf[..n].to_vec();
+            if let Ok(m) = Message::parse(&query)
+                && let Some(q) = m.questions.first()
+            {
+                let key = format!("{} {}", q.name.to_string().to_lowercase(), rtype::type_name(q.qtype));
+                *seen.lock().unwrap().entry(key).or_insert(0) += 1;
+            }
+            let sock = sock.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                if let Some(reply) = udp_exchange(unbound, &query, Duration::from_secs(3)) {
+                    let _ = sock.send_to(&reply, peer);
+                }
+            });
+        }
+    });
+    (addr.to_string(), counts)
+}
+
+#[test]
+fn rfc5452_5_identical_questions_in_flight_share_one_upstream_query() {
+    let h = hierarchy!();
+    let (relay, counts) = delaying_counting_relay(h, Duration::from_millis(300));
+    let d = h.daemon(&["--upstream", &relay]);
+    let ask_all = |names: Vec<String>| {
+        let threads: Vec<_> = names
+            .into_iter()
+            .map(|n| {
+                let addr = d.addr;
+                std::thread::spawn(move || ask(addr, &n, rtype::A, Opts::default()))
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap().has_flag(flags::AD));
+        }
+    };
+    // 100 clients ask the same cold name at once: one upstream query for it.
+    ask_all(vec!["www.secure.example.".to_string(); 100]);
+    assert_eq!(counts.lock().unwrap().get("www.secure.example. A"), Some(&1), "{:?}", counts.lock().unwrap());
+    // 50 names in one cold zone at once: its DS and DNSKEY are asked once each.
+    ask_all((0..50).map(|i| format!("n{i}.sub.secure.example.")).collect());
+    let c = counts.lock().unwrap();
+    assert_eq!(c.get("sub.secure.example. DNSKEY"), Some(&1), "{c:?}");
+    assert_eq!(c.get("sub.secure.example. DS"), Some(&1), "{c:?}");
+}

@@ -5,6 +5,7 @@
 //! [`respond`] turns a verdict into the bytes a client receives (RFC 4035 §3.2, RFC 6840 §5.7–5.9).
 
 pub mod cache;
+pub mod coalesce;
 pub mod pipeline;
 pub mod resolution;
 pub mod respond;

@@ -17,6 +17,7 @@ use lookaside_dnssec::wire::{Message, Question};
 use tracing::{debug, info};
 
 use crate::cache::{AnswerCache, CacheKey, KeyStore};
+use crate::coalesce::Coalescer;
 use crate::resolution::{Judgement, Resolution};
 use crate::upstream::Upstreams;
 
@@ -62,6 +63,10 @@ pub struct Resolver {
     config: ResolverConfig,
     /// Verdict counters (shared across reloads).
     pub stats: Arc<VerdictStats>,
+    /// Client questions being resolved: identical ones wait for the first.
+    questions: Coalescer<(CacheKey, bool), Resolution>,
+    /// DS and DNSKEY lookups in flight, shared by every session that needs them.
+    key_lookups: Coalescer<(Name, u16, Option<SocketAddr>), Option<Message>>,
 }
 
 /// Which try at a question a validation is.
@@ -114,6 +119,8 @@ impl Resolver {
             validator,
             config,
             stats: Arc::new(VerdictStats::default()),
+            questions: Coalescer::default(),
+            key_lookups: Coalescer::default(),
         }
     }
 
@@ -200,7 +207,20 @@ impl Resolver {
     /// Resolves `question` after a cache miss. With `checking_disabled` the data is returned
     /// unchecked (and cached apart from validated answers, so it never reaches a client without
     /// CD). Otherwise it is validated, with one retry on another upstream for a bogus answer.
+    /// Identical questions in flight share one resolution (one upstream query, one validation).
     pub async fn resolve_uncached(&self, question: &Question, checking_disabled: bool) -> Resolution {
+        let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
+        let (resolution, joined) = self
+            .questions
+            .run((key, checking_disabled), || self.resolve_miss(question, checking_disabled))
+            .await;
+        if joined {
+            metrics::counter!("lookaside_coalesced_total").increment(1);
+        }
+        resolution
+    }
+
+    async fn resolve_miss(&self, question: &Question, checking_disabled: bool) -> Resolution {
         let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
         self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("lookaside_cache_misses_total").increment(1);
@@ -274,7 +294,8 @@ impl Resolver {
                 Progress::Done(v) => break v,
                 Progress::Need(q) => {
                     let kq = Question { name: q.name.clone(), qtype: q.rtype, qclass: question.qclass };
-                    let answer = self.upstreams.query(&kq, avoid).await.ok().map(|(m, _)| m);
+                    let lookup = || async { self.upstreams.query(&kq, avoid).await.ok().map(|(m, _)| m) };
+                    let (answer, _) = self.key_lookups.run((kq.name.clone(), kq.qtype, avoid), lookup).await;
                     debug!(
                         name = %kq.name,
                         qtype = %rtype::type_name(kq.qtype),
