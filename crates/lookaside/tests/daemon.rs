@@ -563,3 +563,92 @@ fn rfc5452_5_identical_questions_in_flight_share_one_upstream_query() {
     assert_eq!(c.get("sub.secure.example. DNSKEY"), Some(&1), "{c:?}");
     assert_eq!(c.get("sub.secure.example. DS"), Some(&1), "{c:?}");
 }
+
+/// A relay in front of Unbound on one port for UDP and TCP: UDP replies pass through `forge`
+/// (a forger racing the real answer wins over UDP), TCP is relayed untouched. Counts UDP queries
+/// by "name TYPE".
+fn forging_relay(
+    h: &Hierarchy,
+    forge: fn(&mut Message),
+) -> (String, std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>) {
+    use std::io::{Read, Write};
+    let udp = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = udp.local_addr().unwrap();
+    let tcp = std::net::TcpListener::bind(addr).unwrap();
+    let counts = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let (unbound, seen) = (h.unbound, counts.clone());
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = udp.recv_from(&mut buf) {
+            let Some(reply) = udp_exchange(unbound, &buf[..n], Duration::from_secs(3)) else { continue };
+            let Ok(mut m) = Message::parse(&reply) else { continue };
+            if let Some(q) = m.questions.first() {
+                let key = format!("{} {}", q.name.to_string().to_lowercase(), rtype::type_name(q.qtype));
+                *seen.lock().unwrap().entry(key).or_insert(0) += 1;
+            }
+            forge(&mut m);
+            let _ = udp.send_to(&m.to_wire(), peer);
+        }
+    });
+    std::thread::spawn(move || {
+        for client in tcp.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut client = client;
+                loop {
+                    let mut len = [0u8; 2];
+                    if client.read_exact(&mut len).is_err() {
+                        return;
+                    }
+                    let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+                    if client.read_exact(&mut q).is_err() {
+                        return;
+                    }
+                    let reply = tcp_exchange(unbound, &q);
+                    let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                    framed.extend_from_slice(&reply);
+                    if client.write_all(&framed).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr.to_string(), counts)
+}
+
+#[test]
+fn rfc5452_9_3_a_forged_datagram_cannot_pin_a_servfail() {
+    // Every UDP answer for www.secure.example. A arrives with a broken signature (a forger
+    // winning the race); with a single upstream the bogus answer is asked again over TCP.
+    let h = hierarchy!();
+    let (relay, _) = forging_relay(h, |m| {
+        if m.questions.first().is_some_and(|q| q.name.to_string().eq_ignore_ascii_case("www.secure.example."))
+        {
+            for r in m.answer.iter_mut().filter(|r| r.rtype == rtype::RRSIG) {
+                let n = r.rdata.len();
+                r.rdata[n - 3] ^= 0x55;
+            }
+        }
+    });
+    let d = h.daemon(&["--upstream", &relay]);
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::NOERROR, "{:?}", ede(&m));
+    assert!(m.has_flag(flags::AD), "validated from the TCP answer");
+}
+
+#[test]
+fn rfc9520_3_2_failures_are_cached_with_a_backoff_from_one_second() {
+    let h = hierarchy!();
+    let (relay, counts) = forging_relay(h, |_| {});
+    let d = h.daemon(&["--upstream", &relay]);
+    let asked = || counts.lock().unwrap().get("www.expired.example. A").copied().unwrap_or(0);
+    assert_eq!(ask(d.addr, "www.expired.example.", rtype::A, Opts::default()).rcode(), rcode::SERVFAIL);
+    assert_eq!(asked(), 1);
+    // Cached for 1 s: asked again after that (a flat 30 s kept it 30 s).
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(ask(d.addr, "www.expired.example.", rtype::A, Opts::default()).rcode(), rcode::SERVFAIL);
+    assert_eq!(asked(), 2, "the failure was cached for 1 s");
+    // Second failure: 2 s now, so an immediate question is answered from the cache.
+    assert_eq!(ask(d.addr, "www.expired.example.", rtype::A, Opts::default()).rcode(), rcode::SERVFAIL);
+    assert_eq!(asked(), 2, "backing off");
+}

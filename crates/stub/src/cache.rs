@@ -155,6 +155,38 @@ impl AnswerCache {
     }
 }
 
+/// How long a failed resolution is remembered: RFC 9520 §3.2 asks for an exponential backoff,
+/// starting at 1 s, so that one forged or unlucky answer does not deny a name for long, while a
+/// name that keeps failing is not asked for again and again. Consecutive failures of a question
+/// are counted for [`FAILURE_MEMORY`].
+pub struct FailureBackoff {
+    counts: ExpiringLru<CacheKey, u32>,
+}
+
+/// How long consecutive failures of a question are remembered for the backoff.
+pub const FAILURE_MEMORY: Duration = Duration::from_secs(900);
+
+impl FailureBackoff {
+    /// Remembers failures of at most `capacity` questions.
+    pub fn new(capacity: usize) -> Self {
+        Self { counts: ExpiringLru::new(capacity) }
+    }
+
+    /// Counts one more failure of `key` and returns how long to cache it: 1, 2, 4, … seconds,
+    /// at most `max`.
+    pub fn next_ttl(&self, key: &CacheKey, max: u32) -> u32 {
+        let now = Instant::now();
+        let count = self.counts.get(key, now).unwrap_or(0).saturating_add(1);
+        self.counts.put(key.clone(), count, now + FAILURE_MEMORY);
+        1u32.checked_shl(count.saturating_sub(1)).unwrap_or(u32::MAX).min(max.max(1))
+    }
+
+    /// The question succeeded: start from 1 s next time.
+    pub fn forget(&self, key: &CacheKey) {
+        self.counts.remove_where(|k, _| k == key);
+    }
+}
+
 /// Validated key entries (trusted DNSKEY sets, insecure points), by zone.
 pub struct KeyStore {
     entries: ExpiringLru<Name, KeyEntry>,

@@ -16,7 +16,7 @@ use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Message, Question};
 use tracing::{debug, info};
 
-use crate::cache::{AnswerCache, CacheKey, KeyStore};
+use crate::cache::{AnswerCache, CacheKey, FailureBackoff, KeyStore};
 use crate::coalesce::Coalescer;
 use crate::resolution::{Judgement, Resolution};
 use crate::upstream::Upstreams;
@@ -66,7 +66,9 @@ pub struct Resolver {
     /// Client questions being resolved: identical ones wait for the first.
     questions: Coalescer<(CacheKey, bool), Resolution>,
     /// DS and DNSKEY lookups in flight, shared by every session that needs them.
-    key_lookups: Coalescer<(Name, u16, Option<SocketAddr>), Option<Message>>,
+    key_lookups: Coalescer<(Name, u16, Option<SocketAddr>, bool), Option<Message>>,
+    /// Consecutive failures per question, for the RFC 9520 backoff.
+    failures: FailureBackoff,
 }
 
 /// Which try at a question a validation is.
@@ -78,6 +80,9 @@ enum Attempt {
     /// upstreams first, and the key entries the first try found bad are not trusted (they may be
     /// the bad upstream's doing).
     Retry { avoid: SocketAddr },
+    /// After a bogus answer with a single upstream: everything asked again over TCP, where a
+    /// forged datagram cannot reach (RFC 5452 §9.3), without trusting the bad key entries.
+    RetryOverTcp,
     /// The recheck of a negative trust anchor: what the verdict would be without it.
     IgnoringNegativeAnchors,
 }
@@ -88,6 +93,10 @@ impl Attempt {
             Self::Retry { avoid } => Some(avoid),
             _ => None,
         }
+    }
+
+    fn over_tcp(self) -> bool {
+        matches!(self, Self::RetryOverTcp)
     }
 }
 
@@ -111,6 +120,7 @@ fn unix_now() -> u64 {
 impl Resolver {
     /// A resolver over these upstreams and this validator.
     pub fn new(upstreams: Upstreams, validator: Validator, config: ResolverConfig) -> Self {
+        let failure_capacity = config.answer_cache_size / 4 + 1;
         Self {
             answers: AnswerCache::new(config.answer_cache_size),
             unchecked: AnswerCache::new(config.answer_cache_size / 4 + 1),
@@ -121,6 +131,7 @@ impl Resolver {
             stats: Arc::new(VerdictStats::default()),
             questions: Coalescer::default(),
             key_lookups: Coalescer::default(),
+            failures: FailureBackoff::new(failure_capacity),
         }
     }
 
@@ -230,12 +241,15 @@ impl Resolver {
             return r;
         }
         let (mut resolution, from) = self.resolve_validated(question, Attempt::First).await;
-        if matches!(resolution.security(), Some(Security::Bogus(_)))
-            && self.upstreams.addrs().len() > 1
-            && let Some(first) = from
-        {
-            debug!(%question.name, "bogus answer, asking another upstream");
-            resolution = self.resolve_validated(question, Attempt::Retry { avoid: first }).await.0;
+        // A bogus answer is asked again before the verdict is cached, so that one forged or
+        // broken reply cannot pin a SERVFAIL: on another upstream, or over TCP when there is one.
+        if matches!(resolution.security(), Some(Security::Bogus(_))) {
+            let retry = match from {
+                Some(first) if self.upstreams.addrs().len() > 1 => Attempt::Retry { avoid: first },
+                _ => Attempt::RetryOverTcp,
+            };
+            debug!(%question.name, ?retry, "bogus answer, asking again");
+            resolution = self.resolve_validated(question, retry).await.0;
         }
         self.count(&resolution.judgement);
         let ttl = match (resolution.security(), &resolution.response) {
@@ -247,8 +261,12 @@ impl Resolver {
                 self.answer_ttl(r).min(left)
             }
             (Some(Security::Secure | Security::Insecure(_)), Some(r)) => self.answer_ttl(r),
-            _ => self.config.bogus_ttl,
+            // RFC 9520 §3.2: 1 s, doubling while the question keeps failing, up to bogus-ttl.
+            _ => self.failures.next_ttl(&key, self.config.bogus_ttl),
         };
+        if matches!(resolution.security(), Some(Security::Secure | Security::Insecure(_))) {
+            self.failures.forget(&key);
+        }
         if let Some(Security::Bogus(reason)) = resolution.security() {
             info!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %resolution.summary, "bogus: {reason}");
         }
@@ -276,13 +294,14 @@ impl Resolver {
         attempt: Attempt,
     ) -> (Resolution, Option<SocketAddr>) {
         let avoid = attempt.avoid();
-        let (response, from) = match self.upstreams.query(question, avoid).await {
+        let tcp = attempt.over_tcp();
+        let (response, from) = match self.upstreams.query_with(question, avoid, tcp).await {
             Ok(r) => r,
             Err(e) => return (Resolution::failed(&e), None),
         };
         let without_bad = WithoutBadEntries(&self.keys);
         let cache: &(dyn KeyCache + Sync) = match attempt {
-            Attempt::Retry { .. } => &without_bad,
+            Attempt::Retry { .. } | Attempt::RetryOverTcp => &without_bad,
             _ => &self.keys,
         };
         let mut session = self.validator.session(unix_now(), cache);
@@ -294,8 +313,10 @@ impl Resolver {
                 Progress::Done(v) => break v,
                 Progress::Need(q) => {
                     let kq = Question { name: q.name.clone(), qtype: q.rtype, qclass: question.qclass };
-                    let lookup = || async { self.upstreams.query(&kq, avoid).await.ok().map(|(m, _)| m) };
-                    let (answer, _) = self.key_lookups.run((kq.name.clone(), kq.qtype, avoid), lookup).await;
+                    let lookup =
+                        || async { self.upstreams.query_with(&kq, avoid, tcp).await.ok().map(|(m, _)| m) };
+                    let (answer, _) =
+                        self.key_lookups.run((kq.name.clone(), kq.qtype, avoid, tcp), lookup).await;
                     debug!(
                         name = %kq.name,
                         qtype = %rtype::type_name(kq.qtype),

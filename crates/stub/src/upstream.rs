@@ -233,6 +233,16 @@ impl Upstreams {
         question: &Question,
         avoid: Option<SocketAddr>,
     ) -> Result<(Message, SocketAddr), UpstreamError> {
+        self.query_with(question, avoid, false).await
+    }
+
+    /// As [`Upstreams::query`]; with `tcp`, over the stream connections only (no UDP).
+    pub async fn query_with(
+        &self,
+        question: &Question,
+        avoid: Option<SocketAddr>,
+        tcp: bool,
+    ) -> Result<(Message, SocketAddr), UpstreamError> {
         if self.servers.is_empty() {
             return Err(UpstreamError::NoUpstreams);
         }
@@ -247,7 +257,7 @@ impl Upstreams {
             tried += 1;
             let try_deadline = (Instant::now() + self.try_timeout).min(deadline);
             let started = Instant::now();
-            match self.exchange(server, question, try_deadline).await {
+            match self.exchange(server, question, try_deadline, tcp).await {
                 Some(m) => {
                     metrics::histogram!("lookaside_upstream_latency_seconds")
                         .record(started.elapsed().as_secs_f64());
@@ -268,8 +278,18 @@ impl Upstreams {
         })
     }
 
-    async fn exchange(&self, server: &Server, question: &Question, deadline: Instant) -> Option<Message> {
+    async fn exchange(
+        &self,
+        server: &Server,
+        question: &Question,
+        deadline: Instant,
+        tcp: bool,
+    ) -> Option<Message> {
         self.stats.queries.fetch_add(1, Ordering::Relaxed);
+        if tcp && server.spec.tls.is_none() {
+            let build = |id| build_query(id, question);
+            return server.stream.exchange(question, build, deadline + self.try_timeout).await.ok();
+        }
         if server.spec.tls.is_some() {
             // TLS only: never UDP, never cleartext (RFC 8310 strict profile). The first query on
             // a new connection pays the handshake: give it the total budget.
