@@ -83,11 +83,11 @@ pub fn verify_rrset(
             note(BogusReason::SignatureInvalid { rrset: id(), zone: zone.clone() }, 2, &mut failure);
             continue;
         }
-        let candidates: Vec<&Dnskey> = keys
-            .iter()
-            .filter(|k| k.algorithm == sig.algorithm && k.key_tag() == sig.key_tag)
-            .take(limits::MAX_KEY_TAG_COLLISIONS)
-            .collect();
+        // Every key of the tag is a candidate (key tags collide legitimately, RFC 4034 §5.3.1);
+        // each extra key tried counts against the per-RRset and per-response signature budgets
+        // below, which is what bounds KeyTrap, as in Unbound.
+        let candidates: Vec<&Dnskey> =
+            keys.iter().filter(|k| k.algorithm == sig.algorithm && k.key_tag() == sig.key_tag).collect();
         if candidates.is_empty() {
             note(BogusReason::NoMatchingKey { rrset: id(), zone: zone.clone() }, 2, &mut failure);
             continue;
@@ -136,7 +136,11 @@ pub fn verify_rrset(
         };
         for (i, key) in usable.iter().enumerate() {
             if i > 0 {
+                attempts += 1;
                 budget.signature_checks += 1;
+                if attempts > limits::MAX_SIGNATURES_PER_RRSET {
+                    return Err(BogusReason::WorkLimit { limit: "signatures per RRset" });
+                }
                 if budget.signature_checks > limits::MAX_SIGNATURES_PER_RESPONSE {
                     return Err(BogusReason::WorkLimit { limit: "signatures per response" });
                 }

@@ -170,3 +170,32 @@ fn more_nsec3_records_than_the_limit_is_bogus() {
         Security::Bogus(BogusReason::WorkLimit { limit: "NSEC3 records per proof" })
     );
 }
+
+#[test]
+fn rfc4034_5_3_1_every_key_of_a_colliding_tag_is_tried() {
+    // Three keys share the signer's tag and algorithm; the real one comes last. Key tags collide
+    // legitimately, so all are tried, within the per-RRset signature budget.
+    let auth = Authority::fixtures();
+    let (key, set) = zsk_and_answer(&auth);
+    let keys = [same_tag(&key, 10, 1), same_tag(&key, 12, 2), key];
+    let mut budget = Budget::default();
+    let v = verify_rrset(&set, &name("secure.example."), &keys, Clock::at(NOW), &mut budget);
+    assert!(v.is_ok(), "{v:?}");
+    assert_eq!(budget.signature_checks, 3);
+}
+
+#[test]
+fn rfc9276_3_2_deep_names_under_nsec3_are_proven_within_the_work_limit() {
+    // 100 labels below nsec3.example. (5 iterations): ~100 ancestor hashes. The old budget of
+    // 600 SHA-1 blocks made this legitimate NXDOMAIN bogus (EDE 6).
+    let auth = Authority::fixtures();
+    let v = validator(&auth);
+    let qname = format!("{}nsec3.example.", "a.".repeat(100));
+    let q = Question { name: name(&qname), qtype: rtype::A, qclass: 1 };
+    let response = auth.query(&q.name, rtype::A);
+    let mut session = v.session(NOW, &NoKeyCache);
+    let verdict = session.validate_with(&q, &response, auth.fetch());
+    assert_eq!(verdict.security, Security::Secure, "{}", verdict.security);
+    assert!(verdict.budget.nsec3_hash_blocks > 600, "{} blocks", verdict.budget.nsec3_hash_blocks);
+    assert!(verdict.budget.nsec3_hash_blocks <= limits::MAX_NSEC3_HASH_BLOCKS);
+}
