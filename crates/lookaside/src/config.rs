@@ -196,10 +196,41 @@ pub struct CacheConfig {
     pub answers: Option<usize>,
     /// Zones' keys kept ([`defaults::CACHE_KEYS`]).
     pub keys: Option<usize>,
+    /// Bytes all caches may hold ([`defaults::CACHE_MEMORY`]): bytes, or "64M".
+    pub memory: Option<MemorySize>,
     /// Longest cache lifetime in seconds ([`defaults::MAX_TTL`]).
     pub max_ttl: Option<u32>,
     /// Lifetime of bogus and failed answers in seconds ([`defaults::BOGUS_TTL`]).
     pub bogus_ttl: Option<u32>,
+}
+
+/// A size in bytes: an integer, or a string with a K, M or G suffix (powers of 1024).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MemorySize {
+    /// Bytes.
+    Bytes(u64),
+    /// "64M", "512K", "2G".
+    Text(String),
+}
+
+impl MemorySize {
+    /// The number of bytes.
+    pub fn bytes(&self) -> Result<u64, ConfigError> {
+        let text = match self {
+            Self::Bytes(b) => return Ok(*b),
+            Self::Text(t) => t.trim(),
+        };
+        let (digits, shift) = match text.char_indices().last() {
+            Some((i, 'K' | 'k')) => (&text[..i], 10),
+            Some((i, 'M' | 'm')) => (&text[..i], 20),
+            Some((i, 'G' | 'g')) => (&text[..i], 30),
+            _ => (text, 0),
+        };
+        digits.trim().parse::<u64>().ok().and_then(|n| n.checked_mul(1 << shift)).ok_or_else(|| {
+            ConfigError::Invalid(format!("cache.memory {text:?} is not a size (e.g. 64M, 512K, 2G)"))
+        })
+    }
 }
 
 /// `[limits]`.
@@ -237,6 +268,8 @@ pub struct Config {
     pub cache_answers: usize,
     /// Keys cached.
     pub cache_keys: usize,
+    /// Bytes all caches may hold.
+    pub cache_memory: usize,
     /// Longest TTL.
     pub max_ttl: u32,
     /// Bogus TTL.
@@ -376,6 +409,8 @@ impl Config {
         let max_ttl = setting(&defaults::MAX_TTL, cache.max_ttl.map(u64::from))? as u32;
         let cache_answers = setting(&defaults::CACHE_ANSWERS, cache.answers.map(|v| v as u64))? as usize;
         let cache_keys = setting(&defaults::CACHE_KEYS, cache.keys.map(|v| v as u64))? as usize;
+        let memory = cache.memory.as_ref().map(MemorySize::bytes).transpose()?;
+        let cache_memory = setting(&defaults::CACHE_MEMORY, memory)? as usize;
         let max_inflight = setting(&defaults::MAX_INFLIGHT, limits.max_inflight.map(|v| v as u64))? as usize;
         let tcp_connections =
             setting(&defaults::TCP_CONNECTIONS, limits.tcp_connections.map(|v| v as u64))? as usize;
@@ -449,6 +484,7 @@ impl Config {
             negative_trust_anchors,
             cache_answers,
             cache_keys,
+            cache_memory,
             max_ttl,
             bogus_ttl,
             max_inflight,

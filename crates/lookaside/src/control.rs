@@ -96,7 +96,10 @@ impl Control {
                     out.push_str(&line);
                     out.push('\n');
                 }
-                out.push_str(&format!("cache answers {answers} keys {keys}\n"));
+                out.push_str(&format!(
+                    "cache answers {answers} keys {keys} bytes {}\n",
+                    resolver.cache_bytes()
+                ));
                 out.push_str(&format!(
                     "answers secure {} insecure {} bogus {} indeterminate {}\n",
                     s.secure.load(Ordering::Relaxed),

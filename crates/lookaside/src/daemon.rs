@@ -82,6 +82,7 @@ pub fn build_resolver(
         .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT);
     let resolver_config = ResolverConfig {
         answer_cache_size: config.cache_answers,
+        cache_memory: config.cache_memory,
         key_cache_size: config.cache_keys,
         max_ttl: config.max_ttl,
         bogus_ttl: config.bogus_ttl,

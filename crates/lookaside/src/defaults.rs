@@ -39,6 +39,14 @@ pub const CACHE_ANSWERS: Setting = Setting {
     max: 100_000_000,
     reason: "answers kept; Unbound's default msg-cache is 4 MB, about 10^4 to 10^5 answers",
 };
+/// `cache.memory`, in bytes (written with a K, M or G suffix in the file).
+pub const CACHE_MEMORY: Setting = Setting {
+    key: "cache.memory",
+    default: 64 << 20,
+    min: 1 << 20,
+    max: 64 << 30,
+    reason: "bytes all caches may hold, as Unbound's msg-cache-size + rrset-cache-size (4 MB + 4 MB by default); a flood of large answers must not exhaust the host",
+};
 /// `cache.keys`.
 pub const CACHE_KEYS: Setting = Setting {
     key: "cache.keys",
@@ -210,6 +218,11 @@ pub const KEYS: &[Key] = &[
     text("identity", "refused", "Answer to CHAOS TXT id.server."),
     number(CACHE_ANSWERS, "Answers kept in the cache (LRU)."),
     number(CACHE_KEYS, "Zones' validated keys kept, apart from answers."),
+    text(
+        "cache.memory",
+        "\"64M\" (1M to 64G)",
+        "Bytes all caches may hold together, as an integer or with a K, M or G suffix: answers get three quarters, CD answers and keys an eighth each. The least recently used entries go first; an answer over a sixty-fourth of its share is not cached; expired entries are swept every 1024 insertions.",
+    ),
     number(MAX_TTL, "Longest time in seconds an answer is cached."),
     number(BOGUS_TTL, "Seconds a bogus or failed answer is remembered (RFC 9520)."),
     number(MAX_INFLIGHT, "Client queries in flight; more get SERVFAIL at once."),

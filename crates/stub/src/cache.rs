@@ -46,54 +46,162 @@ impl CachedAnswer {
     }
 }
 
-/// An LRU of at most a configured number of entries, each with an expiry; the one mechanism
-/// under both caches. Never locked across an await.
-struct ExpiringLru<K: std::hash::Hash + Eq, V> {
-    inner: Mutex<LruCache<K, (V, Instant)>>,
+/// What an entry costs in memory, in bytes: its heap data plus a fixed allowance for the
+/// structures around it. An estimate, but one that grows with what an attacker controls (record
+/// data, names), which is what a byte budget must bound.
+pub trait Weigh {
+    /// The estimate.
+    fn weight(&self) -> usize;
 }
 
-impl<K: std::hash::Hash + Eq + Clone, V: Clone> ExpiringLru<K, V> {
-    fn new(capacity: usize) -> Self {
+/// Per-entry overhead of the LRU map and the entry structs, in bytes.
+const ENTRY_OVERHEAD: usize = 160;
+
+impl Weigh for CacheKey {
+    fn weight(&self) -> usize {
+        self.name.as_wire().len() + 32
+    }
+}
+
+impl Weigh for Name {
+    fn weight(&self) -> usize {
+        self.as_wire().len() + 32
+    }
+}
+
+impl Weigh for Message {
+    fn weight(&self) -> usize {
+        let record = |r: &lookaside_dnssec::wire::Record| r.owner.as_wire().len() + r.rdata.len() + 64;
+        self.questions.iter().map(|q| q.name.as_wire().len() + 40).sum::<usize>()
+            + self.answer.iter().chain(&self.authority).chain(&self.additional).map(record).sum::<usize>()
+            + 96
+    }
+}
+
+impl Weigh for CachedAnswer {
+    fn weight(&self) -> usize {
+        self.response.weight() + self.summary.len() + 48
+    }
+}
+
+impl Weigh for KeyEntry {
+    fn weight(&self) -> usize {
+        match self {
+            KeyEntry::Trusted { keys, .. } => keys.iter().map(|k| k.rdata.len() * 2 + 64).sum::<usize>() + 32,
+            KeyEntry::Insecure { .. } | KeyEntry::Bad { .. } => 128,
+        }
+    }
+}
+
+impl Weigh for u32 {
+    fn weight(&self) -> usize {
+        4
+    }
+}
+
+/// An LRU bounded by a number of entries and by bytes (their [`Weigh`] estimate), each entry with
+/// an expiry; the one mechanism under every cache. Expired entries are reclaimed as they are
+/// met and, every [`SWEEP_EVERY`] insertions, by a sweep of the whole map, so that a flood of
+/// names asked once cannot keep dead entries alive until the LRU pushes them out. Never locked
+/// across an await.
+struct ExpiringLru<K: std::hash::Hash + Eq, V> {
+    inner: Mutex<Lru<K, V>>,
+}
+
+struct Lru<K: std::hash::Hash + Eq, V> {
+    map: LruCache<K, (V, Instant, usize)>,
+    bytes: usize,
+    budget: usize,
+    puts: u64,
+}
+
+/// Insertions between two sweeps of expired entries.
+pub const SWEEP_EVERY: u64 = 1024;
+
+impl<K: std::hash::Hash + Eq + Clone + Weigh, V: Clone + Weigh> ExpiringLru<K, V> {
+    fn new(capacity: usize, budget: usize) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Self { inner: Mutex::new(LruCache::new(cap)) }
+        Self { inner: Mutex::new(Lru { map: LruCache::new(cap), bytes: 0, budget, puts: 0 }) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<K, (V, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<K, V>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A live entry; an expired one is dropped on the way.
     fn get(&self, key: &K, now: Instant) -> Option<V> {
         let mut inner = self.lock();
-        match inner.get(key) {
-            Some((v, expires)) if *expires > now => Some(v.clone()),
+        match inner.map.get(key) {
+            Some((v, expires, _)) if *expires > now => Some(v.clone()),
             Some(_) => {
-                inner.pop(key);
+                if let Some((_, _, w)) = inner.map.pop(key) {
+                    inner.bytes -= w;
+                }
                 None
             }
             None => None,
         }
     }
 
-    /// Stores an entry; true when another entry was evicted to make room.
+    /// Stores an entry; true when other entries were evicted to make room. An entry heavier than
+    /// a sixty-fourth of the budget is not stored: one answer must not push out thousands.
     fn put(&self, key: K, value: V, expires: Instant) -> bool {
-        let evicted = self.lock().push(key.clone(), (value, expires));
-        evicted.is_some_and(|(k, _)| k != key)
+        let weight = key.weight() + value.weight() + ENTRY_OVERHEAD;
+        let mut inner = self.lock();
+        if weight > inner.budget / 64 {
+            if let Some((_, _, w)) = inner.map.pop(&key) {
+                inner.bytes -= w;
+            }
+            return false;
+        }
+        inner.puts += 1;
+        if inner.puts.is_multiple_of(SWEEP_EVERY) {
+            let now = Instant::now();
+            let dead: Vec<K> =
+                inner.map.iter().filter(|(_, (_, e, _))| *e <= now).map(|(k, _)| k.clone()).collect();
+            for k in dead {
+                if let Some((_, _, w)) = inner.map.pop(&k) {
+                    inner.bytes -= w;
+                }
+            }
+        }
+        let mut evicted = false;
+        if let Some((old_key, (_, _, w))) = inner.map.push(key.clone(), (value, expires, weight)) {
+            inner.bytes -= w;
+            evicted |= old_key != key;
+        }
+        inner.bytes += weight;
+        while inner.bytes > inner.budget {
+            let Some((_, (_, _, w))) = inner.map.pop_lru() else { break };
+            inner.bytes -= w;
+            evicted = true;
+        }
+        evicted
     }
 
     fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().map.len()
+    }
+
+    /// Bytes held (by the estimate).
+    fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     fn clear(&self) {
-        self.lock().clear();
+        let mut inner = self.lock();
+        inner.map.clear();
+        inner.bytes = 0;
     }
 
     fn remove_where(&self, drop: impl Fn(&K, &V) -> bool) -> usize {
         let mut inner = self.lock();
-        let keys: Vec<K> = inner.iter().filter(|(k, (v, _))| drop(k, v)).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<K> =
+            inner.map.iter().filter(|(k, (v, _, _))| drop(k, v)).map(|(k, _)| k.clone()).collect();
         for k in &keys {
-            inner.pop(k);
+            if let Some((_, _, w)) = inner.map.pop(k) {
+                inner.bytes -= w;
+            }
         }
         keys.len()
     }
@@ -105,9 +213,14 @@ pub struct AnswerCache {
 }
 
 impl AnswerCache {
-    /// A cache of at most `capacity` answers.
-    pub fn new(capacity: usize) -> Self {
-        Self { entries: ExpiringLru::new(capacity) }
+    /// A cache of at most `capacity` answers and `budget` bytes.
+    pub fn new(capacity: usize, budget: usize) -> Self {
+        Self { entries: ExpiringLru::new(capacity, budget) }
+    }
+
+    /// Bytes held, by the estimate of [`Weigh`].
+    pub fn bytes(&self) -> usize {
+        self.entries.bytes()
     }
 
     /// A live entry, if any.
@@ -169,7 +282,7 @@ pub const FAILURE_MEMORY: Duration = Duration::from_secs(900);
 impl FailureBackoff {
     /// Remembers failures of at most `capacity` questions.
     pub fn new(capacity: usize) -> Self {
-        Self { counts: ExpiringLru::new(capacity) }
+        Self { counts: ExpiringLru::new(capacity, usize::MAX) }
     }
 
     /// Counts one more failure of `key` and returns how long to cache it: 1, 2, 4, … seconds,
@@ -199,9 +312,15 @@ pub struct KeyStore {
 pub const MAX_REGISTRY_NSECS: usize = 1024;
 
 impl KeyStore {
-    /// A store of at most `capacity` zones; bad entries live `bogus_ttl` seconds.
-    pub fn new(capacity: usize, bogus_ttl: u32) -> Self {
-        Self { entries: ExpiringLru::new(capacity), denials: Mutex::new(HashMap::new()), bogus_ttl }
+    /// A store of at most `capacity` zones and `budget` bytes; bad entries live `bogus_ttl`
+    /// seconds.
+    pub fn new(capacity: usize, budget: usize, bogus_ttl: u32) -> Self {
+        Self { entries: ExpiringLru::new(capacity, budget), denials: Mutex::new(HashMap::new()), bogus_ttl }
+    }
+
+    /// Bytes held, by the estimate of [`Weigh`].
+    pub fn bytes(&self) -> usize {
+        self.entries.bytes()
     }
 
     /// Stores a validated registry NSEC for `ttl` seconds.
@@ -258,5 +377,49 @@ impl KeyCache for KeyStore {
 
     fn key_entry(&self, zone: &Name) -> Option<KeyEntry> {
         self.entries.get(zone, Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lookaside_dnssec::wire::Record;
+
+    fn answer(size: usize) -> Arc<Message> {
+        let owner = Name::parse("big.example.").unwrap();
+        Arc::new(Message {
+            answer: vec![Record { owner, rtype: 16, class: 1, ttl: 60, rdata: vec![7; size] }],
+            ..Message::default()
+        })
+    }
+
+    #[test]
+    fn the_answer_cache_stays_within_its_byte_budget() {
+        let cache = AnswerCache::new(1_000_000, 1 << 20);
+        for i in 0..2_000 {
+            let key =
+                CacheKey { name: Name::parse(&format!("n{i}.example.")).unwrap(), qtype: 16, qclass: 1 };
+            cache.put(key, answer(4_000), Judgement::Unchecked, String::new(), 60);
+            assert!(cache.bytes() <= 1 << 20, "{} bytes after {i}", cache.bytes());
+        }
+        assert!(cache.len() > 100 && cache.len() < 300, "{} entries of ~4 kB in 1 MiB", cache.len());
+        // One answer over a sixty-fourth of the budget is not cached at all.
+        let key = CacheKey { name: Name::parse("huge.example.").unwrap(), qtype: 16, qclass: 1 };
+        cache.put(key.clone(), answer(60_000), Judgement::Unchecked, String::new(), 60);
+        assert!(cache.get(&key, Instant::now()).is_none());
+    }
+
+    #[test]
+    fn expired_entries_are_swept_without_being_asked_for() {
+        let cache: ExpiringLru<CacheKey, u32> = ExpiringLru::new(100_000, usize::MAX);
+        let past = Instant::now();
+        for i in 0..SWEEP_EVERY - 1 {
+            let key = CacheKey { name: Name::parse(&format!("n{i}.example.")).unwrap(), qtype: 1, qclass: 1 };
+            cache.put(key, 1, past);
+        }
+        assert_eq!(cache.len(), (SWEEP_EVERY - 1) as usize);
+        let key = CacheKey { name: Name::parse("last.example.").unwrap(), qtype: 1, qclass: 1 };
+        cache.put(key, 1, Instant::now() + Duration::from_secs(60));
+        assert_eq!(cache.len(), 1, "the sweep dropped every expired entry");
     }
 }

@@ -26,6 +26,8 @@ use crate::upstream::Upstreams;
 pub struct ResolverConfig {
     /// Answers kept in the validated cache.
     pub answer_cache_size: usize,
+    /// Bytes all caches may hold together (answers 3/4, unchecked CD answers 1/8, keys 1/8).
+    pub cache_memory: usize,
     /// Zones kept in the key cache.
     pub key_cache_size: usize,
     /// Longest time an answer is cached, in seconds.
@@ -122,9 +124,9 @@ impl Resolver {
     pub fn new(upstreams: Upstreams, validator: Validator, config: ResolverConfig) -> Self {
         let failure_capacity = config.answer_cache_size / 4 + 1;
         Self {
-            answers: AnswerCache::new(config.answer_cache_size),
-            unchecked: AnswerCache::new(config.answer_cache_size / 4 + 1),
-            keys: KeyStore::new(config.key_cache_size, config.bogus_ttl),
+            answers: AnswerCache::new(config.answer_cache_size, config.cache_memory / 4 * 3),
+            unchecked: AnswerCache::new(config.answer_cache_size / 4 + 1, config.cache_memory / 8),
+            keys: KeyStore::new(config.key_cache_size, config.cache_memory / 8, config.bogus_ttl),
             upstreams,
             validator,
             config,
@@ -149,6 +151,11 @@ impl Resolver {
     /// Numbers of cached answers and of cached zone keys.
     pub fn cache_sizes(&self) -> (usize, usize) {
         (self.answers.len() + self.unchecked.len(), self.keys.len())
+    }
+
+    /// Bytes the caches hold, by their estimate.
+    pub fn cache_bytes(&self) -> usize {
+        self.answers.bytes() + self.unchecked.bytes() + self.keys.bytes()
     }
 
     /// Drops cached answers at or below `name` (and every cached key, which is cheap to refetch).
@@ -270,7 +277,12 @@ impl Resolver {
         if let Some(Security::Bogus(reason)) = resolution.security() {
             info!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %resolution.summary, "bogus: {reason}");
         }
-        let response = resolution.response.clone().unwrap_or_else(|| Arc::new(Message::default()));
+        // A failure caches its verdict, not the upstream's message (a bogus KeyTrap answer is
+        // tens of kilobytes, and its data is never served from the cache: CD asks upstream anew).
+        let response = match &resolution.response {
+            Some(r) if !resolution.judgement.is_failure() => r.clone(),
+            _ => Arc::new(Message::default()),
+        };
         self.answers.put(key, response, resolution.judgement.clone(), resolution.summary.clone(), ttl);
         resolution
     }
