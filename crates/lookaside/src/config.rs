@@ -60,6 +60,9 @@ pub struct FileConfig {
     pub upstreams: Option<Vec<UpstreamEntry>>,
     /// CA certificates (PEM) for TLS upstreams authenticated by name; default: the system's.
     pub tls_ca_file: Option<PathBuf>,
+    /// Upstream addresses that do not echo the question's case: no 0x20 for them.
+    #[serde(rename = "no-0x20")]
+    pub no_0x20: Option<Vec<String>>,
     /// Trust-anchor files (DS/DNSKEY lines, BIND trust-anchors blocks, root-anchors.xml).
     pub trust_anchors: Option<Vec<PathBuf>>,
     /// Whether the built-in root anchors apply (default true).
@@ -258,6 +261,8 @@ pub struct Config {
     pub upstreams: Vec<UpstreamSpec>,
     /// CA file for TLS upstreams (`None`: the system's store).
     pub tls_ca_file: Option<PathBuf>,
+    /// Upstreams exempt from 0x20.
+    pub no_0x20: Vec<IpAddr>,
     /// Anchor files.
     pub trust_anchor_files: Vec<PathBuf>,
     /// Built-in root anchors on or off.
@@ -477,6 +482,16 @@ impl Config {
             allow,
             upstreams,
             tls_ca_file: file.tls_ca_file.clone(),
+            no_0x20: file
+                .no_0x20
+                .iter()
+                .flatten()
+                .map(|a| {
+                    a.trim_matches(['[', ']'])
+                        .parse::<IpAddr>()
+                        .map_err(|_| ConfigError::Invalid(format!("no-0x20: {a:?} is not an IP address")))
+                })
+                .collect::<Result<_, _>>()?,
             trust_anchor_files,
             // With explicit anchor files only (e.g. a test root), the built-in ones stay on unless
             // switched off; islands of trust coexist with the root.

@@ -166,6 +166,11 @@ pub const KEYS: &[Key] = &[
         "Upstream recursive resolvers, minus this daemon's own addresses: IP or IP:PORT (UDP, TCP for large answers), tls://IP[:PORT]#AUTH_NAME (DNS over TLS, port 853, the certificate checked for AUTH_NAME), or a table { address, tls, auth-name, spki-pins } where spki-pins are base64 SHA-256 digests of the server's key (RFC 7858 section 4.2). A TLS upstream that cannot be authenticated is not used, and nothing is sent to it in the clear.",
     ),
     text(
+        "no-0x20",
+        "none",
+        "Upstream IP addresses that do not echo the question's case, exempt from 0x20 (draft-vixie-dnsext-dns0x20: queries to plain upstreams carry a random case, and a reply must echo it exactly, else it is asked again over TCP). An upstream found not to echo the case over TCP is exempted by itself.",
+    ),
+    text(
         "tls-ca-file",
         "/etc/ssl/certs/ca-certificates.crt",
         "CA certificates (PEM) that TLS upstreams with an auth-name are checked against.",
@@ -300,7 +305,9 @@ mod tests {
             }
             let Some((key, _)) = l.split_once(" = ").or_else(|| l.split_once('=')) else { continue };
             let key = key.trim();
-            if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+            if key.is_empty()
+                || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
                 continue;
             }
             shown.push(match table.as_str() {

@@ -652,3 +652,35 @@ fn rfc9520_3_2_failures_are_cached_with_a_backoff_from_one_second() {
     assert_eq!(ask(d.addr, "www.expired.example.", rtype::A, Opts::default()).rcode(), rcode::SERVFAIL);
     assert_eq!(asked(), 2, "backing off");
 }
+
+#[test]
+fn dns0x20_a_forged_answer_without_the_querys_case_is_not_accepted() {
+    // A forger who wins the UDP race but cannot see the query writes the question in lower case
+    // and lies about an insecure name (nothing else protects it). The reply's case differs from
+    // the random case sent, so the question is asked again over TCP, which the forger cannot reach.
+    let h = hierarchy!();
+    let (relay, _) = forging_relay(h, |m| {
+        let lie = m
+            .questions
+            .first()
+            .is_some_and(|q| q.name.to_string().eq_ignore_ascii_case("www.insecure.example."));
+        for q in &mut m.questions {
+            q.name = lookaside_dnssec::name::Name::parse(&q.name.to_string().to_lowercase()).unwrap();
+        }
+        if lie {
+            for r in m.answer.iter_mut().filter(|r| r.rtype == rtype::A) {
+                r.rdata = vec![6, 6, 6, 6];
+            }
+        }
+    });
+    let d = h.daemon(&["--upstream", &relay]);
+    let m = ask(d.addr, "WwW.InSeCuRe.ExAmPlE.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), rcode::NOERROR);
+    let a = m.answer.iter().find(|r| r.rtype == rtype::A).unwrap();
+    assert_ne!(a.rdata, vec![6, 6, 6, 6], "the forged address was accepted");
+    assert!(
+        m.questions[0].name.eq_exact(&lookaside_dnssec::name::Name::parse("WwW.InSeCuRe.ExAmPlE.").unwrap())
+    );
+    // Signed names are validated over TCP too.
+    assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
+}

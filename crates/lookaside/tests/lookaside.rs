@@ -103,7 +103,8 @@ fn counting_relay(h: &Hierarchy) -> (String, Arc<Mutex<HashMap<String, usize>>>)
             if let Ok(m) = Message::parse(&q)
                 && m.questions[0].qtype == rtype::DLV
             {
-                *c.lock().unwrap().entry(m.questions[0].name.to_string()).or_insert(0) += 1;
+                // Lower case: queries carry a random case (0x20).
+                *c.lock().unwrap().entry(m.questions[0].name.to_string().to_lowercase()).or_insert(0) += 1;
             }
             if let Some(reply) = udp_exchange(unbound, &q, Duration::from_secs(3)) {
                 let _ = sock.send_to(&reply, peer);

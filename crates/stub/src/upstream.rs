@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use lookaside_dnssec::iana::edns_option;
@@ -106,11 +106,16 @@ pub struct UpstreamStats {
     pub failures: AtomicU64,
     /// Replies retried over TCP after TC.
     pub tcp_retries: AtomicU64,
+    /// Replies whose question came back in another case than sent (0x20), retried over TCP.
+    pub case_mismatches: AtomicU64,
 }
 
 struct Server {
     spec: UpstreamSpec,
     addr: SocketAddr,
+    /// 0x20 applies: the upstream echoes the question's case (configured exempt, or found not
+    /// to, clears it).
+    mixed_case: AtomicBool,
     /// Consecutive failures; servers that keep failing are tried later rather than first.
     failures: AtomicU32,
     /// The long-lived TCP or TLS connection.
@@ -134,6 +139,7 @@ impl Upstreams {
             .map(|addr| Server {
                 spec: UpstreamSpec::plain(addr),
                 addr,
+                mixed_case: AtomicBool::new(true),
                 failures: AtomicU32::new(0),
                 stream: StreamChannel::new(addr, None),
             })
@@ -173,6 +179,7 @@ impl Upstreams {
             };
             servers.push(Server {
                 addr: spec.addr,
+                mixed_case: AtomicBool::new(spec.tls.is_none()),
                 failures: AtomicU32::new(0),
                 stream: StreamChannel::new(spec.addr, tls),
                 spec,
@@ -208,6 +215,14 @@ impl Upstreams {
                 line
             })
             .collect()
+    }
+
+    /// Upstreams that do not echo the question's case: no 0x20 for them.
+    pub fn without_0x20(self, addrs: &[std::net::IpAddr]) -> Self {
+        for s in self.servers.iter().filter(|s| addrs.contains(&s.addr.ip())) {
+            s.mixed_case.store(false, Ordering::Relaxed);
+        }
+        self
     }
 
     /// Sets the per-try and total timeouts.
@@ -285,6 +300,19 @@ impl Upstreams {
         deadline: Instant,
         tcp: bool,
     ) -> Option<Message> {
+        // 0x20 stays inside this module: replies leave it in the spelling of `question`.
+        let mut reply = self.exchange_raw(server, question, deadline, tcp).await?;
+        restore_case(&mut reply, &question.name);
+        Some(reply)
+    }
+
+    async fn exchange_raw(
+        &self,
+        server: &Server,
+        question: &Question,
+        deadline: Instant,
+        tcp: bool,
+    ) -> Option<Message> {
         self.stats.queries.fetch_add(1, Ordering::Relaxed);
         if tcp && server.spec.tls.is_none() {
             let build = |id| build_query(id, question);
@@ -297,8 +325,30 @@ impl Upstreams {
             return server.stream.exchange(question, build, deadline + self.try_timeout).await.ok();
         }
         let id = random_u16();
-        let query = build_query(id, question);
-        let reply = self.udp(server.addr, &query, id, question, deadline).await?;
+        // 0x20 (draft-vixie-dnsext-dns0x20): a random case for every letter of the name, which a
+        // forger must guess as well as the ID and port.
+        let mixed = server.mixed_case.load(Ordering::Relaxed);
+        let sent = if mixed { with_random_case(question) } else { question.clone() };
+        let query = build_query(id, &sent);
+        let reply = match self.udp(server.addr, &query, id, &sent, mixed, deadline).await? {
+            UdpReply::Answer(m) => m,
+            UdpReply::CaseMismatch => {
+                // A reply with the wrong case is a forgery or an upstream that does not echo the
+                // case: ask over TCP, where no off-path forger can answer (PowerDNS does the same).
+                self.stats.case_mismatches.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("lookaside_upstream_case_mismatches_total", "upstream" => server.addr.to_string()).increment(1);
+                let tcp = server
+                    .stream
+                    .exchange(&sent, |id| build_query(id, &sent), deadline + self.try_timeout)
+                    .await
+                    .ok()?;
+                if tcp.questions.first().is_some_and(|q| !q.name.eq_exact(&sent.name)) {
+                    server.mixed_case.store(false, Ordering::Relaxed);
+                    tracing::warn!(upstream = %server.addr, "the upstream does not echo the question's case: 0x20 off for it");
+                }
+                return Some(tcp);
+            }
+        };
         if !reply.has_flag(flags::TC) {
             return Some(reply);
         }
@@ -318,8 +368,9 @@ impl Upstreams {
         query: &[u8],
         id: u16,
         q: &Question,
+        exact_case: bool,
         deadline: Instant,
-    ) -> Option<Message> {
+    ) -> Option<UdpReply> {
         let socket = bind_random_port(addr).await?;
         socket.connect(addr).await.ok()?;
         socket.send(query).await.ok()?;
@@ -327,13 +378,65 @@ impl Upstreams {
         loop {
             let n = timeout_at(deadline, socket.recv(&mut buf)).await.ok()?.ok()?;
             match Message::parse(&buf[..n]) {
-                Ok(m) if reply_matches(&m, id, q) => return Some(m),
+                Ok(m) if reply_matches(&m, id, q) => {
+                    if exact_case && !m.questions[0].name.eq_exact(&q.name) {
+                        return Some(UdpReply::CaseMismatch);
+                    }
+                    return Some(UdpReply::Answer(m));
+                }
                 _ => {
                     self.stats.dropped_replies.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
     }
+}
+
+/// What a UDP exchange gave.
+enum UdpReply {
+    /// A matching reply.
+    Answer(Message),
+    /// A reply that matches but for the case of the question (0x20).
+    CaseMismatch,
+}
+
+/// Writes the question, and every owner equal to it, in `original`'s spelling again.
+fn restore_case(m: &mut Message, original: &lookaside_dnssec::name::Name) {
+    for q in m.questions.iter_mut().filter(|q| q.name == *original) {
+        q.name = original.clone();
+    }
+    for r in m.answer.iter_mut().chain(m.authority.iter_mut()).chain(m.additional.iter_mut()) {
+        if r.owner == *original {
+            r.owner = original.clone();
+        }
+    }
+}
+
+/// `q` with every letter of its name in a random case (0x20), from the OS CSPRNG.
+pub fn with_random_case(q: &Question) -> Question {
+    let mut wire = q.name.as_wire().to_vec();
+    let mut random = vec![0u8; wire.len()];
+    let _ = getrandom::fill(&mut random);
+    // Walk the labels so that length octets are never touched.
+    let mut i = 0;
+    while i < wire.len() {
+        let len = wire[i] as usize;
+        for j in i + 1..(i + 1 + len).min(wire.len()) {
+            if wire[j].is_ascii_alphabetic() {
+                wire[j] = if random[j] & 1 == 1 {
+                    wire[j].to_ascii_uppercase()
+                } else {
+                    wire[j].to_ascii_lowercase()
+                };
+            }
+        }
+        i += 1 + len;
+        if len == 0 {
+            break;
+        }
+    }
+    let name = lookaside_dnssec::name::Name::from_wire(wire).unwrap_or_else(|_| q.name.clone());
+    Question { name, qtype: q.qtype, qclass: q.qclass }
 }
 
 /// A fresh random 16-bit value from the operating system's CSPRNG.
@@ -408,6 +511,19 @@ mod tests {
             let m = Message::parse(&wire).unwrap();
             assert!(m.edns.unwrap().options.iter().any(|(c, _)| *c == edns_option::PADDING));
         }
+    }
+
+    #[test]
+    fn random_case_keeps_the_name_and_changes_only_letters() {
+        let q = Question { name: Name::parse("xmpp-1.yax.im.").unwrap(), qtype: 1, qclass: 1 };
+        let mut seen_upper = false;
+        for _ in 0..32 {
+            let r = with_random_case(&q);
+            assert_eq!(r.name, q.name, "same name, case aside");
+            assert_eq!(r.name.as_wire().len(), q.name.as_wire().len());
+            seen_upper |= r.name.to_string() != q.name.to_string();
+        }
+        assert!(seen_upper, "the case changes");
     }
 
     #[test]
