@@ -67,4 +67,23 @@ pub mod fuzzing {
         let mut session = validator.session(1_800_000_000, &NoKeyCache);
         let _ = session.validate_with(&q, &msg, |_| Some(msg.clone()));
     }
+
+    /// Parses `data`; whatever parses must write and parse back to the same message.
+    pub fn wire_round_trip(data: &[u8]) {
+        let Ok(msg) = Message::parse(data) else { return };
+        let again = Message::parse(&msg.to_wire()).expect("a parsed message writes as a parsable one");
+        assert_eq!(again, msg, "a message changes on its way through to_wire");
+    }
+
+    /// Reads `data` as an anchor file (zone-file lines, BIND block, root-anchors.xml) and as an
+    /// RFC 5011 state file; a state that reads must write and read back unchanged.
+    pub fn anchors_and_state(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let _ = crate::TrustAnchors::empty().add_text(&text, 1_800_000_000);
+        if let Ok(tp) = crate::autotrust::TrustPoint::from_text(&text) {
+            let back = crate::autotrust::TrustPoint::from_text(&tp.to_text())
+                .expect("a state writes as a readable one");
+            assert_eq!(back, tp, "a state changes on its way through to_text");
+        }
+    }
 }

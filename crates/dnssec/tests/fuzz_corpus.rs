@@ -49,3 +49,35 @@ fn seed_corpus_runs_without_panic() {
     }
     assert!(count >= 8, "seed corpus present");
 }
+
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
+    let seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(!seeds.is_empty(), "{} has seeds", dir.display());
+    seeds
+}
+
+#[test]
+fn wire_round_trip_corpus_runs_without_panic() {
+    for data in seeds("wire_round_trip") {
+        lookaside_dnssec::fuzzing::wire_round_trip(&data);
+        for n in 0..data.len() {
+            lookaside_dnssec::fuzzing::wire_round_trip(&data[..n]);
+        }
+    }
+}
+
+#[test]
+fn anchors_corpus_runs_without_panic() {
+    for data in seeds("anchors") {
+        lookaside_dnssec::fuzzing::anchors_and_state(&data);
+        for i in 0..data.len() {
+            let mut d = data.clone();
+            d[i] ^= 0x21;
+            lookaside_dnssec::fuzzing::anchors_and_state(&d);
+        }
+    }
+}
