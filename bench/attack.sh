@@ -9,29 +9,9 @@
 # Usage: bench/attack.sh            Needs: nsd unbound ldnsutils bind9-utils bind9-dnsutils
 #                                   dnsperf python3; root (NSD on port 53 of a loopback address).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/lookaside-attack.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-ip=
-for x in $(seq 200 250); do
-  if python3 -c "import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('127.0.0.$x',53)); t=socket.socket(); t.bind(('127.0.0.$x',53))" 2>/dev/null; then ip=127.0.0.$x; break; fi
-done
-[ -n "$ip" ] || { echo "no loopback address with a free port 53"; exit 1; }
-(cd "$root" && cargo build --release -q -p lookaside)
-bin="$root/target/release/lookaside"
-
-big=$(python3 -c "print(' '.join('\"' + chr(97 + i) * 250 + '\"' for i in range(24)))")
-echo "*.big.secure.example. 3600 IN TXT $big" > "$work/extra"
-EXTRA_SECURE_RECORDS="$work/extra" "$root/tests/zones/make-zones.sh" "$work/zones" "$(date -u -d yesterday +%Y%m%d)" "$(date -u -d '+30 days' +%Y%m%d)" "$ip" >/dev/null 2>&1
-{
-  printf 'server:\n  ip-address: %s@53\n  username: ""\n  chroot: ""\n  zonesdir: "%s/zones"\n  database: ""\n' "$ip" "$work"
-  printf '  zonelistfile: "%s/zone.list"\n  xfrdfile: "%s/xfrd.state"\n  pidfile: "%s/nsd.pid"\n  logfile: "%s/nsd.log"\n' "$work" "$work" "$work" "$work"
-  printf '  server-count: 1\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\n'
-  while read -r name file; do printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$name" "$file"; done < "$work/zones/zones.list"
-} > "$work/nsd.conf"
-nsd -d -c "$work/nsd.conf" >/dev/null 2>&1 & pids+=($!)
+source "$(dirname "$0")/lib.sh"
+extra="*.big.secure.example. 3600 IN TXT $(python3 -c "print(' '.join('\"' + chr(97 + i) * 250 + '\"' for i in range(24)))")"
+bench_hierarchy attack dnsperf
 printf '. 3600 IN NS ns.\nns. 3600 IN A %s\n' "$ip" > "$work/root.hints"
 printf 'server:\n  interface: %s@5301\n  do-ip6: no\n  do-not-query-localhost: no\n  access-control: 127.0.0.0/8 allow\n  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: ""\n  use-syslog: no\n  logfile: ""\n  module-config: "iterator"\n  num-threads: 2\n  root-hints: "%s/root.hints"\n  verbosity: 0\nremote-control:\n  control-enable: no\n' "$ip" "$work" "$work" > "$work/unbound.conf"
 unbound -d -c "$work/unbound.conf" >/dev/null 2>&1 & pids+=($!)

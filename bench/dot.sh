@@ -13,32 +13,8 @@
 set -euo pipefail
 secs=${1:-10}
 rounds=${2:-3}
-root=$(cd "$(dirname "$0")/.." && pwd)
-for tool in nsd unbound ldns-signzone dnssec-signzone dig dnsperf openssl python3; do
-  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "missing $tool"; exit 1; }
-done
-work=$(mktemp -d /tmp/lookaside-dot-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-ip=
-for x in $(seq 200 250); do
-  if python3 -c "import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('127.0.0.$x',53)); t=socket.socket(); t.bind(('127.0.0.$x',53))" 2>/dev/null; then ip=127.0.0.$x; break; fi
-done
-[ -n "$ip" ] || { echo "no loopback address with a free port 53"; exit 1; }
-echo "building lookaside (release)..."
-(cd "$root" && cargo build --release -q -p lookaside)
-bin="$root/target/release/lookaside"
-
-"$root/tests/zones/make-zones.sh" "$work/zones" "$(date -u -d yesterday +%Y%m%d)" "$(date -u -d '+30 days' +%Y%m%d)" "$ip" >/dev/null 2>&1
-{
-  printf 'server:\n  ip-address: %s@53\n  username: ""\n  chroot: ""\n  zonesdir: "%s/zones"\n  database: ""\n' "$ip" "$work"
-  printf '  zonelistfile: "%s/zone.list"\n  xfrdfile: "%s/xfrd.state"\n  pidfile: "%s/nsd.pid"\n  logfile: "%s/nsd.log"\n' "$work" "$work" "$work" "$work"
-  printf '  server-count: 1\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\n'
-  while read -r name file; do printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$name" "$file"; done < "$work/zones/zones.list"
-} > "$work/nsd.conf"
-nsd -d -c "$work/nsd.conf" >/dev/null 2>&1 & pids+=($!)
+source "$(dirname "$0")/lib.sh"
+bench_hierarchy dot-bench dnsperf openssl
 
 (cd "$work" && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null \
   && openssl req -x509 -new -key ca.key -out ca.pem -days 30 -subj /CN=bench-ca 2>/dev/null \
