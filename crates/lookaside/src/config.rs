@@ -55,6 +55,9 @@ pub struct FileConfig {
     pub listen: Option<Vec<String>>,
     /// Client address prefixes allowed to query (default: loopback only); others get REFUSED.
     pub allow: Option<Vec<String>>,
+    /// What clients outside `allow` get: "refused" (REFUSED with EDE 18, the default) or "drop"
+    /// (nothing: no answer to reflect).
+    pub refuse: Option<String>,
     /// Upstream recursive resolvers: `IP`, `IP:PORT`, `tls://IP[:PORT]#AUTH_NAME`, or a table;
     /// default: the nameservers of /etc/resolv.conf.
     pub upstreams: Option<Vec<UpstreamEntry>>,
@@ -257,6 +260,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// Clients allowed to query.
     pub allow: AccessList,
+    /// Drop queries from clients outside `allow` instead of answering REFUSED.
+    pub refuse_drop: bool,
     /// Upstreams, plain and TLS.
     pub upstreams: Vec<UpstreamSpec>,
     /// CA file for TLS upstreams (`None`: the system's store).
@@ -480,6 +485,15 @@ impl Config {
             lookaside,
             listen,
             allow,
+            refuse_drop: match file.refuse.as_deref() {
+                None | Some("refused") => false,
+                Some("drop") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "refuse = {other:?}: use \"refused\" or \"drop\""
+                    )));
+                }
+            },
             upstreams,
             tls_ca_file: file.tls_ca_file.clone(),
             no_0x20: file

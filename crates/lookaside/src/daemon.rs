@@ -174,6 +174,7 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
             version: config.version.clone(),
             identity: config.identity.clone(),
             allow: config.allow.clone(),
+            refuse_drop: config.refuse_drop,
         };
         let listener = Listener::new(resolver.clone(), limits);
         let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);

@@ -161,6 +161,11 @@ pub const KEYS: &[Key] = &[
         "Client address prefixes allowed to query; others get REFUSED with EDE 18. Loopback only by default: a resolver open to everyone is an amplifier (RFC 5358).",
     ),
     text(
+        "refuse",
+        "refused",
+        "What clients outside allow get: refused (REFUSED with EDE 18) or drop (no answer at all, so nothing to reflect).",
+    ),
+    text(
         "upstreams",
         "the nameservers of /etc/resolv.conf",
         "Upstream recursive resolvers, minus this daemon's own addresses: IP or IP:PORT (UDP, TCP for large answers), tls://IP[:PORT]#AUTH_NAME (DNS over TLS, port 853, the certificate checked for AUTH_NAME), or a table { address, tls, auth-name, spki-pins } where spki-pins are base64 SHA-256 digests of the server's key (RFC 7858 section 4.2). A TLS upstream that cannot be authenticated is not used, and nothing is sent to it in the clear.",

@@ -41,6 +41,8 @@ pub struct ListenerLimits {
     pub identity: Option<String>,
     /// Clients allowed to query; the others get REFUSED.
     pub allow: AccessList,
+    /// Clients outside `allow` get nothing at all (UDP unanswered, TCP closed).
+    pub refuse_drop: bool,
 }
 
 /// Shared state of all listeners.
@@ -192,7 +194,9 @@ impl Listener {
                 }
             };
             if !allowed {
-                let _ = socket.send_to(&refused(&query), peer).await;
+                if !self.limits.refuse_drop {
+                    let _ = socket.send_to(&refused(&query), peer).await;
+                }
                 continue;
             }
             if let Some(reply) = self.immediate_reply(&query, true) {
@@ -309,7 +313,7 @@ impl Listener {
                 }
             };
             if !allowed {
-                if tx.send(refused(&query)).await.is_err() {
+                if self.limits.refuse_drop || tx.send(refused(&query)).await.is_err() {
                     break;
                 }
                 continue;

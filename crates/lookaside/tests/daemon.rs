@@ -684,3 +684,38 @@ fn dns0x20_a_forged_answer_without_the_querys_case_is_not_accepted() {
     // Signed names are validated over TCP too.
     assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
 }
+
+#[test]
+fn refuse_drop_leaves_clients_outside_allow_unanswered() {
+    let h = hierarchy!();
+    let config = h.dir.join("refuse-drop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "allow = [\"127.0.0.250/32\"]\nrefuse = \"drop\"\ntrust-anchors = [\"{}\"]\n",
+            h.anchor.display()
+        ),
+    )
+    .unwrap();
+    // The harness waits for an answer to a query from 127.0.0.1: allow that one too, by CLI.
+    let d = h.daemon(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--allow",
+        "127.0.0.250/32",
+        "--allow",
+        "127.0.0.1/32",
+    ]);
+    let packet = query_bytes(0x78, "www.secure.example.", rtype::A, Opts::default());
+    let other = if h.ip == "127.0.0.251" { "127.0.0.252" } else { "127.0.0.251" };
+    let s = UdpSocket::bind(format!("{other}:0")).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(800))).unwrap();
+    s.send_to(&packet, d.addr).unwrap();
+    let mut buf = [0u8; 512];
+    assert!(s.recv_from(&mut buf).is_err(), "no answer to a client outside allow");
+    let allowed = UdpSocket::bind("127.0.0.250:0").unwrap();
+    allowed.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    allowed.send_to(&packet, d.addr).unwrap();
+    let (n, _) = allowed.recv_from(&mut buf).unwrap();
+    assert!(Message::parse(&buf[..n]).unwrap().has_flag(flags::AD));
+}
