@@ -92,6 +92,15 @@ impl Control {
                 let s = &resolver.stats;
                 let (answers, keys) = resolver.cache_sizes();
                 let mut out = format!("ok\nuptime {} s\n", self.started.elapsed().as_secs());
+                let u = &resolver.upstreams().stats;
+                out.push_str(&format!(
+                    "upstream queries {} dropped-replies {} failures {} tcp-retries {} case-mismatches {}\n",
+                    u.queries.load(Ordering::Relaxed),
+                    u.dropped_replies.load(Ordering::Relaxed),
+                    u.failures.load(Ordering::Relaxed),
+                    u.tcp_retries.load(Ordering::Relaxed),
+                    u.case_mismatches.load(Ordering::Relaxed),
+                ));
                 for line in resolver.upstreams().status_lines() {
                     out.push_str(&line);
                     out.push('\n');
@@ -101,11 +110,12 @@ impl Control {
                     resolver.cache_bytes()
                 ));
                 out.push_str(&format!(
-                    "answers secure {} insecure {} bogus {} indeterminate {}\n",
+                    "answers secure {} insecure {} bogus {} indeterminate {} unchecked {}\n",
                     s.secure.load(Ordering::Relaxed),
                     s.insecure.load(Ordering::Relaxed),
                     s.bogus.load(Ordering::Relaxed),
-                    s.indeterminate.load(Ordering::Relaxed)
+                    s.indeterminate.load(Ordering::Relaxed),
+                    s.unchecked.load(Ordering::Relaxed)
                 ));
                 out.push_str(&format!(
                     "cache hits {} misses {}\n",

@@ -277,14 +277,10 @@ fn a_tls_upstream_without_name_or_pin_is_a_configuration_error() {
 /// A DNS-over-TLS relay with the test CA's dot.test certificate that records the length of every
 /// query it receives and passes it on to the hierarchy's Unbound over TCP.
 fn recording_relay(h: &Hierarchy, pki: &Pki) -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
+    use rustls::pki_types::pem::PemObject;
     use std::io::{Read, Write};
-    let pem = |f: &str| {
-        let text = std::fs::read_to_string(pki.dir.join(f)).unwrap();
-        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        lookaside_dnssec::codec::base64_decode(&b64).unwrap()
-    };
-    let cert = rustls::pki_types::CertificateDer::from(pem("srv.pem"));
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(pem("srv.key").into());
+    let cert = rustls::pki_types::CertificateDer::from_pem_file(pki.dir.join("srv.pem")).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(pki.dir.join("srv.key")).unwrap();
     let config = std::sync::Arc::new(
         rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),

@@ -15,6 +15,7 @@ use lookaside_dnssec::codec::base64_decode;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 
@@ -45,8 +46,8 @@ pub fn load_roots(file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
     let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut roots = RootCertStore::empty();
     let mut bad = 0;
-    for der in pem_certificates(&text) {
-        if roots.add(der).is_err() {
+    for der in CertificateDer::pem_slice_iter(&text) {
+        if der.map_err(|_| ()).and_then(|der| roots.add(der).map_err(|_| ())).is_err() {
             bad += 1;
         }
     }
@@ -54,26 +55,6 @@ pub fn load_roots(file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
         return Err(format!("{}: no usable CA certificate ({bad} unreadable)", path.display()));
     }
     Ok(Arc::new(roots))
-}
-
-/// The DER of every `CERTIFICATE` block of a PEM text.
-fn pem_certificates(text: &[u8]) -> Vec<CertificateDer<'static>> {
-    let text = String::from_utf8_lossy(text);
-    let mut out = Vec::new();
-    let mut body: Option<String> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line == "-----BEGIN CERTIFICATE-----" {
-            body = Some(String::new());
-        } else if line == "-----END CERTIFICATE-----" {
-            if let Some(b) = body.take().and_then(|b| base64_decode(&b)) {
-                out.push(CertificateDer::from(b));
-            }
-        } else if let Some(b) = body.as_mut() {
-            b.push_str(line);
-        }
-    }
-    out
 }
 
 /// The rustls provider: ring (RFC 8310 needs nothing else).

@@ -232,11 +232,6 @@ impl Upstreams {
         self
     }
 
-    /// Each upstream with its count of consecutive failures.
-    pub fn health(&self) -> Vec<(SocketAddr, u32)> {
-        self.servers.iter().map(|s| (s.addr, s.failures.load(Ordering::Relaxed))).collect()
-    }
-
     /// The upstream addresses, in configured order.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.servers.iter().map(|s| s.addr).collect()
