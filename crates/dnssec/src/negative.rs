@@ -50,6 +50,11 @@ impl NegativeAnchor {
     }
 }
 
+/// Run-time negative trust anchors held at once. Every validation scans the list, and `ctl`
+/// is the only way in: an operator needs a handful (BIND sets no limit; this keeps a runaway
+/// script from slowing every query).
+pub const MAX_RUNTIME_NEGATIVE_ANCHORS: usize = 1000;
+
 /// The negative trust anchors, shared by the validator, the control socket and reloads.
 #[derive(Debug, Default)]
 pub struct NegativeAnchors {
@@ -80,11 +85,18 @@ impl NegativeAnchors {
         }
     }
 
-    /// Adds (or extends) a run-time anchor for `zone` until `expires`.
-    pub fn add_runtime(&self, zone: Name, expires: u64) {
+    /// Adds (or extends) a run-time anchor for `zone` until `expires`; false, and nothing
+    /// added, when [`MAX_RUNTIME_NEGATIVE_ANCHORS`] run-time anchors are held already (expired ones
+    /// leave at the next [`NegativeAnchors::list`]).
+    pub fn add_runtime(&self, zone: Name, expires: u64) -> bool {
         let mut list = self.lock();
         list.retain(|a| !(a.zone == zone && matches!(a.origin, NegativeOrigin::Runtime { .. })));
+        let runtime = list.iter().filter(|a| matches!(a.origin, NegativeOrigin::Runtime { .. })).count();
+        if runtime >= MAX_RUNTIME_NEGATIVE_ANCHORS {
+            return false;
+        }
         list.push(NegativeAnchor { zone, origin: NegativeOrigin::Runtime { expires } });
+        true
     }
 
     /// Removes the run-time anchor for `zone`; true when there was one. Configured anchors are
@@ -122,12 +134,23 @@ mod tests {
     }
 
     #[test]
+    fn runtime_anchors_are_bounded() {
+        let set = NegativeAnchors::default();
+        for i in 0..MAX_RUNTIME_NEGATIVE_ANCHORS {
+            assert!(set.add_runtime(name(&format!("z{i}.example.")), 100));
+        }
+        assert!(!set.add_runtime(name("one-more.example."), 100));
+        assert!(set.add_runtime(name("z7.example."), 200), "extending an anchor is not adding one");
+        assert!(set.list(150).len() == 1 && set.add_runtime(name("one-more.example."), 300));
+    }
+
+    #[test]
     fn runtime_anchors_expire_and_configured_ones_survive_a_reload() {
         let set = NegativeAnchors::configured(&[name("broken.example.")]);
-        set.add_runtime(name("other.example."), 100);
+        assert!(set.add_runtime(name("other.example."), 100));
         assert_eq!(set.covering(&name("www.other.example."), 99).unwrap().remaining(99), Some(1));
         assert!(set.covering(&name("www.other.example."), 100).is_none(), "expired");
-        set.add_runtime(name("other.example."), 200);
+        assert!(set.add_runtime(name("other.example."), 200));
         set.replace_configured(&[name("new.example.")]);
         let zones: Vec<Name> = set.list(150).into_iter().map(|a| a.zone).collect();
         assert_eq!(zones, vec![name("other.example."), name("new.example.")]);

@@ -450,7 +450,7 @@ mod rfc4035_section_5_2_chain {
         let mut anchors = TrustAnchors::empty();
         anchors.add_text(&auth.anchor_text(), 0).unwrap();
         let negative = Arc::new(NegativeAnchors::default());
-        negative.add_runtime(name("expired.example."), NOW + 60);
+        assert!(negative.add_runtime(name("expired.example."), NOW + 60));
         let v = Validator::new(anchors).with_negative_anchors(negative);
         let q = Question { name: name("www.expired.example."), qtype: rtype::A, qclass: 1 };
         let m = auth.query(&q.name, rtype::A);

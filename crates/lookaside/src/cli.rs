@@ -19,11 +19,15 @@ use crate::tools;
 #[derive(Parser)]
 #[command(version, about)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands. Doc comments on their fields would become clap help text, so the flattened
+/// argument groups go undocumented here (their own types say what they hold).
 #[derive(Subcommand)]
+#[allow(missing_docs)]
 pub enum Command {
     /// Run the resolver: listen, forward to the upstreams, validate, answer.
     Serve(CommonArgs),
@@ -132,6 +136,7 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
+    /// The effective configuration: the file (if any), then the command-line overrides.
     pub fn load(&self) -> Result<Config, config::ConfigError> {
         let overrides = Overrides {
             listen: self.listen.clone(),
@@ -219,6 +224,8 @@ where
     }
 }
 
+/// `lookaside check-config FILE`: loads the file as `serve` would and prints the effective
+/// settings; exit status 2 on an error.
 pub fn check_config(file: &std::path::Path) -> ExitCode {
     let args = CommonArgs {
         config: Some(file.into()),

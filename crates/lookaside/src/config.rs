@@ -378,6 +378,13 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        Self::from_file(file, overrides)
+    }
+
+    /// The configuration of a parsed file with the overrides applied and defaults filled in.
+    /// Reads /etc/resolv.conf only when neither names an upstream, and the anchor files only to
+    /// see whether one holds a root anchor (which switches RFC 5011 off by default).
+    pub fn from_file(file: FileConfig, overrides: &Overrides) -> Result<Self, ConfigError> {
         let listen_src: Vec<String> = if !overrides.listen.is_empty() {
             overrides.listen.clone()
         } else {

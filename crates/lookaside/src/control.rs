@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use lookaside_dnssec::name::Name;
 use lookaside_stub::Resolver;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -75,7 +75,9 @@ impl Control {
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
                 let mut line = String::new();
-                if BufReader::new(read).read_line(&mut line).await.is_err() {
+                // Bounded: a line longer than any command is cut and then refused by parse.
+                let limit = (MAX_COMMAND_LINE + 2) as u64;
+                if BufReader::new(read.take(limit)).read_line(&mut line).await.is_err() {
                     return;
                 }
                 let reply = this.execute(line.trim()).await;
@@ -84,11 +86,18 @@ impl Control {
         }
     }
 
-    async fn execute(&self, command: &str) -> String {
-        let words: Vec<&str> = command.split_whitespace().collect();
+    /// Parses and runs one command line; the reply text starts with `ok` or `error: …`.
+    pub async fn execute(&self, line: &str) -> String {
+        match ControlCommand::parse(line) {
+            Ok(command) => self.run(command).await,
+            Err(e) => format!("error: {e}\n"),
+        }
+    }
+
+    async fn run(&self, command: ControlCommand) -> String {
         let resolver = self.resolver.load_full();
-        match words.as_slice() {
-            ["status"] => {
+        match command {
+            ControlCommand::Status => {
                 let s = &resolver.stats;
                 let (answers, keys) = resolver.cache_sizes();
                 let mut out = format!("ok\nuptime {} s\n", self.started.elapsed().as_secs());
@@ -127,34 +136,30 @@ impl Control {
                 }
                 out
             }
-            ["flush"] => {
+            ControlCommand::Flush(None) => {
                 let (answers, _) = resolver.cache_sizes();
                 resolver.flush();
                 format!("ok\nflushed {answers} answers and every key\n")
             }
-            ["flush", name] => match Name::parse(name) {
-                Ok(n) => format!("ok\nflushed {} answers at or below {n}\n", resolver.flush_name(&n)),
-                Err(e) => format!("error: {name:?}: {e}\n"),
-            },
-            ["flush-bogus"] => format!("ok\nflushed {} bogus or failed answers\n", resolver.flush_bogus()),
-            ["nta", "add", name, rest @ ..] => {
-                let Ok(zone) = Name::parse(name) else {
-                    return format!("error: {name:?} is not a domain name\n");
-                };
-                let lifetime = match rest {
-                    [] => DEFAULT_NTA_LIFETIME,
-                    [d] | ["--for", d] => match parse_duration(d) {
-                        Some(d) if d <= MAX_NTA_LIFETIME && !d.is_zero() => d,
-                        _ => return format!("error: {d:?} is not a duration of at most 7d (e.g. 30m, 1h)\n"),
-                    },
-                    _ => return "error: usage: nta add NAME [--for DURATION]\n".into(),
-                };
-                resolver.negative_anchors().add_runtime(zone.clone(), unix_now() + lifetime.as_secs());
+            ControlCommand::Flush(Some(n)) => {
+                format!("ok\nflushed {} answers at or below {n}\n", resolver.flush_name(&n))
+            }
+            ControlCommand::FlushBogus => {
+                format!("ok\nflushed {} bogus or failed answers\n", resolver.flush_bogus())
+            }
+            ControlCommand::NtaAdd { zone, lifetime } => {
+                let until = unix_now().saturating_add(lifetime.as_secs());
+                if !resolver.negative_anchors().add_runtime(zone.clone(), until) {
+                    return format!(
+                        "error: {} run-time negative trust anchors exist already; remove some first\n",
+                        lookaside_dnssec::negative::MAX_RUNTIME_NEGATIVE_ANCHORS
+                    );
+                }
                 resolver.flush_name(&zone);
                 info!(%zone, seconds = lifetime.as_secs(), "negative trust anchor added");
                 format!("ok\nnegative trust anchor {zone} for {} s\n", lifetime.as_secs())
             }
-            ["nta", "list"] => {
+            ControlCommand::NtaList => {
                 let mut out = String::from("ok\n");
                 for line in negative_anchor_lines(&resolver) {
                     out.push_str(&line);
@@ -162,19 +167,17 @@ impl Control {
                 }
                 out
             }
-            ["nta", "remove", name] => match Name::parse(name) {
-                Ok(zone) if resolver.negative_anchors().remove_runtime(&zone) => {
+            ControlCommand::NtaRemove(zone) => {
+                if resolver.negative_anchors().remove_runtime(&zone) {
                     resolver.flush_name(&zone);
                     format!("ok\nremoved {zone}\n")
-                }
-                Ok(zone) => {
+                } else {
                     format!(
                         "error: no run-time negative trust anchor for {zone} (configured ones leave by reload)\n"
                     )
                 }
-                Err(e) => format!("error: {name:?}: {e}\n"),
-            },
-            ["reload"] => {
+            }
+            ControlCommand::Reload => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 if self.reload.send(tx).await.is_err() {
                     return "error: the daemon is shutting down\n".into();
@@ -185,11 +188,95 @@ impl Control {
                     Err(_) => "error: no reply\n".into(),
                 }
             }
-            _ => {
-                "error: unknown command; try status, flush [NAME], flush-bogus, nta add|list|remove, reload\n"
-                    .into()
-            }
         }
+    }
+}
+
+/// One control command, parsed from its line before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlCommand {
+    /// `status`: uptime, upstream and cache counters, verdict counts, negative trust anchors.
+    Status,
+    /// `flush` (everything) or `flush NAME` (answers at or below NAME).
+    Flush(Option<Name>),
+    /// `flush-bogus`: answers that were bogus or failed.
+    FlushBogus,
+    /// `nta add NAME [[--for] DURATION]`.
+    NtaAdd {
+        /// The zone below which answers are not validated.
+        zone: Name,
+        /// How long the anchor lives (1 s … 7 days).
+        lifetime: Duration,
+    },
+    /// `nta list`.
+    NtaList,
+    /// `nta remove NAME`: a run-time negative trust anchor.
+    NtaRemove(Name),
+    /// `reload`: re-read the configuration and the anchor files.
+    Reload,
+}
+
+/// Why a control line was refused; the message goes back to `lookaside ctl`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The first words are no command we know.
+    #[error("unknown command; try status, flush [NAME], flush-bogus, nta add|list|remove, reload")]
+    Unknown,
+    /// A command with the wrong arguments.
+    #[error("usage: {0}")]
+    Usage(&'static str),
+    /// A name that does not parse.
+    #[error("{text:?} is not a domain name: {reason}")]
+    BadName {
+        /// What was given.
+        text: String,
+        /// Why it is not a name.
+        reason: String,
+    },
+    /// A lifetime that does not parse or is out of range.
+    #[error("{0:?} is not a duration of at most 7d (e.g. 30m, 1h)")]
+    BadDuration(String),
+}
+
+/// Longest control line read; longer ones are refused (a command is a few words).
+pub const MAX_COMMAND_LINE: usize = 1024;
+
+impl ControlCommand {
+    /// Parses one line: words separated by white space, as `lookaside ctl` joins its arguments.
+    pub fn parse(line: &str) -> Result<Self, CommandError> {
+        if line.len() > MAX_COMMAND_LINE {
+            return Err(CommandError::Usage("a command line of at most 1024 bytes"));
+        }
+        let name = |text: &str| {
+            Name::parse(text).map_err(|e| CommandError::BadName { text: text.into(), reason: e.to_string() })
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        Ok(match words.as_slice() {
+            ["status"] => Self::Status,
+            ["flush"] => Self::Flush(None),
+            ["flush", n] => Self::Flush(Some(name(n)?)),
+            ["flush", ..] => return Err(CommandError::Usage("flush [NAME]")),
+            ["flush-bogus"] => Self::FlushBogus,
+            ["nta", "add", n, rest @ ..] => {
+                let zone = name(n)?;
+                let lifetime = match rest {
+                    [] => DEFAULT_NTA_LIFETIME,
+                    [d] | ["--for", d] => match parse_duration(d) {
+                        Some(d) if d <= MAX_NTA_LIFETIME && !d.is_zero() => d,
+                        _ => return Err(CommandError::BadDuration((*d).into())),
+                    },
+                    _ => return Err(CommandError::Usage("nta add NAME [--for DURATION]")),
+                };
+                Self::NtaAdd { zone, lifetime }
+            }
+            ["nta", "list"] => Self::NtaList,
+            ["nta", "remove", n] => Self::NtaRemove(name(n)?),
+            ["nta", ..] => {
+                return Err(CommandError::Usage("nta add NAME [--for DURATION] | nta list | nta remove NAME"));
+            }
+            ["reload"] => Self::Reload,
+            _ => return Err(CommandError::Unknown),
+        })
     }
 }
 
@@ -251,6 +338,25 @@ fn negative_anchor_lines(resolver: &Resolver) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_parse_into_their_kinds_and_bad_ones_say_why() {
+        assert_eq!(ControlCommand::parse(" status "), Ok(ControlCommand::Status));
+        assert_eq!(ControlCommand::parse("flush"), Ok(ControlCommand::Flush(None)));
+        assert!(matches!(ControlCommand::parse("flush a b"), Err(CommandError::Usage(_))));
+        assert_eq!(
+            ControlCommand::parse("nta add example.org --for 2h"),
+            Ok(ControlCommand::NtaAdd {
+                zone: Name::parse("example.org").unwrap(),
+                lifetime: Duration::from_secs(7200)
+            })
+        );
+        assert!(matches!(ControlCommand::parse("nta add example.org 8d"), Err(CommandError::BadDuration(_))));
+        assert!(matches!(ControlCommand::parse("nta add example.org 0"), Err(CommandError::BadDuration(_))));
+        assert!(matches!(ControlCommand::parse("flush a..b"), Err(CommandError::BadName { .. })));
+        assert_eq!(ControlCommand::parse("halt"), Err(CommandError::Unknown));
+        assert!(ControlCommand::parse(&"flush ".repeat(300)).is_err());
+    }
 
     #[test]
     fn durations_parse_and_overflow_is_refused() {

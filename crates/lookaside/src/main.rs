@@ -1,26 +1,12 @@
-//! `lookaside`: a validating DNS stub resolver with DNSSEC look-aside validation.
-//!
-//! [`cli`] holds the command line and the one-shot tools, [`daemon`] runs `serve`, [`listener`]
-//! answers clients, [`control`] serves `lookaside ctl`, [`config`] reads the configuration.
-
-mod access;
-mod cli;
-mod config;
-mod control;
-mod daemon;
-mod defaults;
-mod dist;
-mod listener;
-mod privileges;
-mod tcp_table;
-mod tools;
+//! The `lookaside` command: parses the command line and hands over to the library's parts.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, check_config, lookup_tool, run_tool};
-use crate::daemon::serve;
+use lookaside::cli::{Cli, Command, check_config, lookup_tool, run_tool};
+use lookaside::daemon::serve;
+use lookaside::{config, control, dist, tools};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
