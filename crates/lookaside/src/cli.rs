@@ -27,7 +27,8 @@ pub struct Cli {
 /// The subcommands. Doc comments on their fields would become clap help text, so the flattened
 /// argument groups go undocumented here (their own types say what they hold).
 #[derive(Subcommand)]
-#[allow(missing_docs)]
+// `[NAME]` in the help text is not a doc link.
+#[allow(missing_docs, rustdoc::broken_intra_doc_links)]
 pub enum Command {
     /// Run the resolver: listen, forward to the upstreams, validate, answer.
     Serve(CommonArgs),
