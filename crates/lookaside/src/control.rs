@@ -272,7 +272,9 @@ impl ControlCommand {
             ["nta", "list"] => Self::NtaList,
             ["nta", "remove", n] => Self::NtaRemove(name(n)?),
             ["nta", ..] => {
-                return Err(CommandError::Usage("nta add NAME [--for DURATION] | nta list | nta remove NAME"));
+                return Err(CommandError::Usage(
+                    "nta add NAME [--for DURATION] | nta list | nta remove NAME",
+                ));
             }
             ["reload"] => Self::Reload,
             _ => return Err(CommandError::Unknown),

@@ -53,14 +53,14 @@ pub struct StreamChannel {
 }
 
 /// One open connection.
-struct Live {
+pub(crate) struct Live {
     writer: tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>,
     pending: Mutex<HashMap<u16, (Question, oneshot::Sender<Message>)>>,
     closed: AtomicBool,
 }
 
 /// Why an exchange on a connection did not give a reply.
-enum AskError {
+pub(crate) enum AskError {
     /// The connection closed (the server closed an idle connection, or broke).
     Closed,
     /// No reply before the deadline.
@@ -184,7 +184,7 @@ fn short_reason(reason: &str) -> String {
 }
 
 /// Splits a connected stream and starts its reply reader.
-fn start<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> Arc<Live> {
+pub(crate) fn start<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> Arc<Live> {
     let (reader, writer) = tokio::io::split(stream);
     let live = Arc::new(Live {
         writer: tokio::sync::Mutex::new(Box::new(writer)),
@@ -200,7 +200,7 @@ impl Live {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn ask(
+    pub(crate) async fn ask(
         &self,
         question: &Question,
         build: &impl Fn(u16) -> Vec<u8>,

@@ -372,14 +372,9 @@ impl Upstreams {
         let mut buf = vec![0u8; 65535];
         loop {
             let n = timeout_at(deadline, socket.recv(&mut buf)).await.ok()?.ok()?;
-            match Message::parse(&buf[..n]) {
-                Ok(m) if reply_matches(&m, id, q) => {
-                    if exact_case && !m.questions[0].name.eq_exact(&q.name) {
-                        return Some(UdpReply::CaseMismatch);
-                    }
-                    return Some(UdpReply::Answer(m));
-                }
-                _ => {
+            match judge_udp_reply(&buf[..n], id, q, exact_case) {
+                Some(reply) => return Some(reply),
+                None => {
                     self.stats.dropped_replies.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -387,8 +382,22 @@ impl Upstreams {
     }
 }
 
+/// What one datagram from the upstream's address is: our reply, our reply with the question's
+/// case changed (when `exact_case`, i.e. 0x20 is on), or `None`: something else, dropped while
+/// we go on waiting (RFC 5452 §9.1: ID, question and source must all match).
+pub(crate) fn judge_udp_reply(datagram: &[u8], id: u16, q: &Question, exact_case: bool) -> Option<UdpReply> {
+    let m = Message::parse(datagram).ok()?;
+    if !reply_matches(&m, id, q) {
+        return None;
+    }
+    if exact_case && !m.questions[0].name.eq_exact(&q.name) {
+        return Some(UdpReply::CaseMismatch);
+    }
+    Some(UdpReply::Answer(m))
+}
+
 /// What a UDP exchange gave.
-enum UdpReply {
+pub(crate) enum UdpReply {
     /// A matching reply.
     Answer(Message),
     /// A reply that matches but for the case of the question (0x20).
@@ -396,7 +405,7 @@ enum UdpReply {
 }
 
 /// Writes the question, and every owner equal to it, in `original`'s spelling again.
-fn restore_case(m: &mut Message, original: &lookaside_dnssec::name::Name) {
+pub(crate) fn restore_case(m: &mut Message, original: &lookaside_dnssec::name::Name) {
     for q in m.questions.iter_mut().filter(|q| q.name == *original) {
         q.name = original.clone();
     }
