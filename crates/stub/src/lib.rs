@@ -92,7 +92,7 @@ pub mod fuzzing {
         use crate::upstream::{UdpReply, judge_udp_reply, reply_matches, restore_case};
         let (sent, original) = sent_question();
         let mut d = data.to_vec();
-        if d.len() >= 2 && d[0] % 2 == 0 {
+        if d.len() >= 2 && d[0].is_multiple_of(2) {
             d[..2].copy_from_slice(&FUZZ_ID.to_be_bytes());
         }
         let mut taken = 0;
