@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse_validate wire_round_trip anchors respond config control upstream_datagram upstream_stream)
+[ ${#targets[@]} -gt 0 ] || targets=(parse_validate validate_fixtures wire_round_trip anchors respond config control upstream_datagram upstream_stream)
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked -q cargo-fuzz
 crashed=0
 for t in "${targets[@]}"; do
