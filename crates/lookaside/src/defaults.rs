@@ -101,7 +101,7 @@ pub const UPSTREAM_TIMEOUT_MS: Setting = Setting {
     default: 400,
     min: 10,
     max: 10_000,
-    reason: "milliseconds to wait for one upstream before the next; Unbound starts at 376",
+    reason: "first wait for an upstream not yet measured; then srtt + 4 rttvar, doubled on a timeout; Unbound starts at 376",
 };
 /// `auto-trust-interval`.
 pub const AUTO_TRUST_INTERVAL: Setting = Setting {
@@ -238,7 +238,11 @@ pub const KEYS: &[Key] = &[
     number(MAX_INFLIGHT, "Client queries in flight; more get SERVFAIL at once."),
     number(TCP_CONNECTIONS, "Concurrent client TCP connections."),
     number(TCP_IDLE_TIMEOUT, "Seconds an idle client TCP connection stays open."),
-    number(UPSTREAM_TIMEOUT_MS, "Milliseconds to wait for one upstream before trying the next."),
+    number(
+        UPSTREAM_TIMEOUT_MS,
+        "Milliseconds to wait for an upstream not yet measured; after its first replies, the wait \
+         follows its measured round trip (smoothed RTT + 4 × deviation, at least 50 ms, doubled after a timeout).",
+    ),
     text(
         "[[lookaside]].domain",
         "none",

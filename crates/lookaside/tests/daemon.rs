@@ -347,8 +347,9 @@ fn queries_over_the_in_flight_cap_get_servfail_at_once() {
     let silent = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
     let config = limits_config(h, "inflight.toml", "max-inflight = 1\nupstream-timeout-ms = 2000");
     let d = h.daemon(&["--config", &config, "--upstream", &silent.local_addr().unwrap().to_string()]);
-    // Let the harness's start-up probe give up its slot.
-    std::thread::sleep(Duration::from_millis(2500));
+    // Let the harness's start-up probe give up its slot (after the total budget, 3 s: the
+    // silent upstream is tried again within it).
+    std::thread::sleep(Duration::from_millis(3500));
     let first = std::thread::spawn({
         let addr = d.addr;
         move || {
@@ -562,6 +563,49 @@ fn rfc5452_5_identical_questions_in_flight_share_one_upstream_query() {
     let c = counts.lock().unwrap();
     assert_eq!(c.get("sub.secure.example. DNSKEY"), Some(&1), "{c:?}");
     assert_eq!(c.get("sub.secure.example. DS"), Some(&1), "{c:?}");
+}
+
+#[test]
+fn an_upstream_slower_than_the_first_timeout_still_answers() {
+    // Measured before: an upstream answering in 450 ms against a fixed 400 ms try gave SERVFAIL
+    // to every query. Now the first timeout doubles and the query is sent again; later ones
+    // wait what the upstream has been measured to take.
+    let h = hierarchy!();
+    let (relay, counts) = delaying_counting_relay(h, Duration::from_millis(450));
+    let d = h.daemon(&["--upstream", &relay]);
+    let ask_slowly = |name: &str| {
+        let bytes =
+            udp_exchange(d.addr, &query_bytes(7, name, rtype::A, Opts::default()), Duration::from_secs(20))
+                .unwrap_or_else(|| panic!("no answer for {name}"));
+        Message::parse(&bytes).unwrap()
+    };
+    let first = ask_slowly("www.secure.example.");
+    assert_eq!(first.rcode(), 0, "{:?}", ede(&first));
+    assert!(first.has_flag(flags::AD));
+    let threads: Vec<_> = (0..100)
+        .map(|i| {
+            let addr = d.addr;
+            std::thread::spawn(move || {
+                let q = query_bytes(8, &format!("n{i}.secure.example."), rtype::A, Opts::default());
+                Message::parse(&udp_exchange(addr, &q, Duration::from_secs(20)).unwrap()).unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        let m = t.join().unwrap();
+        assert_eq!(m.rcode(), 3, "NXDOMAIN, proven: {:?}", ede(&m));
+        assert!(m.has_flag(flags::AD));
+    }
+    // The warm name needed its first query sent twice at most; nothing else was re-sent.
+    let c = counts.lock().unwrap();
+    assert!(c.values().all(|n| *n <= 2), "{c:?}");
+    let (_, status) = d.ctl(&["status"]);
+    let srtt: u64 = status
+        .split_once("srtt=")
+        .and_then(|(_, rest)| rest.split_once("ms"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!((300..2000).contains(&srtt), "the measured round trip: {status}");
 }
 
 /// A relay in front of Unbound on one port for UDP and TCP: UDP replies pass through `forge`

@@ -9,6 +9,7 @@ pub mod coalesce;
 pub mod pipeline;
 pub mod resolution;
 pub mod respond;
+pub mod rtt;
 pub mod stream;
 pub mod tls;
 pub mod upkeep;

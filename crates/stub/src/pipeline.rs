@@ -19,7 +19,7 @@ use tracing::{debug, info};
 use crate::cache::{AnswerCache, CacheKey, FailureBackoff, KeyStore};
 use crate::coalesce::Coalescer;
 use crate::resolution::{Judgement, Resolution};
-use crate::upstream::Upstreams;
+use crate::upstream::{Route, Upstreams};
 
 /// Pipeline settings.
 #[derive(Clone, Debug)]
@@ -68,7 +68,7 @@ pub struct Resolver {
     /// Client questions being resolved: identical ones wait for the first.
     questions: Coalescer<(CacheKey, bool), Resolution>,
     /// DS and DNSKEY lookups in flight, shared by every session that needs them.
-    key_lookups: Coalescer<(Name, u16, Option<SocketAddr>, bool), Option<Message>>,
+    key_lookups: Coalescer<(Name, u16, Route, bool), Option<Message>>,
     /// Consecutive failures per question, for the RFC 9520 backoff.
     failures: FailureBackoff,
 }
@@ -311,6 +311,13 @@ impl Resolver {
             Ok(r) => r,
             Err(e) => return (Resolution::failed(&e), None),
         };
+        // A first try asks for its keys where the answer came from: when that upstream is broken,
+        // the whole verdict is, and the retry leaves it out entirely. A retry spreads them over
+        // the others.
+        let route = match attempt {
+            Attempt::Retry { .. } | Attempt::RetryOverTcp => Route { avoid, prefer: None },
+            _ => Route { avoid, prefer: Some(from) },
+        };
         let without_bad = WithoutBadEntries(&self.keys);
         let cache: &(dyn KeyCache + Sync) = match attempt {
             Attempt::Retry { .. } | Attempt::RetryOverTcp => &without_bad,
@@ -326,9 +333,9 @@ impl Resolver {
                 Progress::Need(q) => {
                     let kq = Question { name: q.name.clone(), qtype: q.rtype, qclass: question.qclass };
                     let lookup =
-                        || async { self.upstreams.query_with(&kq, avoid, tcp).await.ok().map(|(m, _)| m) };
+                        || async { self.upstreams.query_routed(&kq, route, tcp).await.ok().map(|(m, _)| m) };
                     let (answer, _) =
-                        self.key_lookups.run((kq.name.clone(), kq.qtype, avoid, tcp), lookup).await;
+                        self.key_lookups.run((kq.name.clone(), kq.qtype, route, tcp), lookup).await;
                     debug!(
                         name = %kq.name,
                         qtype = %rtype::type_name(kq.qtype),

@@ -21,6 +21,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout_at};
 
+use crate::rtt::{RTT_BAND, Rtt};
 use crate::stream::StreamChannel;
 use crate::tls::{self, TlsAuth};
 
@@ -67,6 +68,10 @@ impl fmt::Display for UpstreamSpec {
 pub const EDNS_BUFFER: u16 = 1232;
 /// Default time to wait for one upstream before trying the next (peers use 200 ms – 1 s).
 pub const DEFAULT_TRY_TIMEOUT: Duration = Duration::from_millis(400);
+/// Rounds over the upstreams for one query, within the total budget (Unbound's
+/// `outbound-msg-retry` is 5 sends per query): enough for a slow upstream's doubled timeout,
+/// few enough that a refusing one is not hammered.
+pub const MAX_ROUNDS: usize = 3;
 /// Default time after which a query to the upstreams gives up (below XMPP servers' own timers).
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -120,6 +125,17 @@ struct Server {
     failures: AtomicU32,
     /// The long-lived TCP or TLS connection.
     stream: StreamChannel,
+    /// Round-trip time and the timeout it gives.
+    rtt: Rtt,
+}
+
+/// Where one query should go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Route {
+    /// Tried last (it gave a bogus answer).
+    pub avoid: Option<SocketAddr>,
+    /// Tried first unless failing (it gave the answer being validated).
+    pub prefer: Option<SocketAddr>,
 }
 
 /// The configured upstream resolvers.
@@ -142,6 +158,7 @@ impl Upstreams {
                 mixed_case: AtomicBool::new(true),
                 failures: AtomicU32::new(0),
                 stream: StreamChannel::new(addr, None),
+                rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
             })
             .collect();
         Self {
@@ -182,6 +199,7 @@ impl Upstreams {
                 mixed_case: AtomicBool::new(spec.tls.is_none()),
                 failures: AtomicU32::new(0),
                 stream: StreamChannel::new(spec.addr, tls),
+                rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
                 spec,
             });
         }
@@ -201,9 +219,11 @@ impl Upstreams {
             .map(|s| {
                 let st = &s.stream.stats;
                 let mut line = format!(
-                    "upstream {} {} connection={} connections={} handshakes={} reuses={}",
+                    "upstream {} {} srtt={}ms timeout={}ms connection={} connections={} handshakes={} reuses={}",
                     s.spec,
                     if s.failures.load(Ordering::Relaxed) == 0 { "healthy" } else { "failing" },
+                    s.rtt.smoothed().as_millis(),
+                    s.rtt.timeout().as_millis(),
                     if s.stream.is_connected() { "open" } else { "closed" },
                     st.connections.load(Ordering::Relaxed),
                     st.handshakes.load(Ordering::Relaxed),
@@ -225,11 +245,42 @@ impl Upstreams {
         self
     }
 
-    /// Sets the per-try and total timeouts.
+    /// Sets the first per-try timeout (for an upstream not yet measured; measured ones get
+    /// their own, see [`crate::rtt`]) and the total time a query may take.
     pub fn with_timeouts(mut self, per_try: Duration, total: Duration) -> Self {
         self.try_timeout = per_try;
         self.total_timeout = total;
+        for s in &mut self.servers {
+            s.rtt = Rtt::new(per_try, total);
+        }
         self
+    }
+
+    /// The order to try the upstreams in: those whose timeouts are within [`RTT_BAND`] of the
+    /// best one in random order (spreading the load, as Unbound does), then the slower ones,
+    /// fastest first; servers that keep failing, and `avoid`, last.
+    fn order(&self, route: Route) -> Vec<&Server> {
+        // Sort key: avoided, failing, not preferred, timeout (zero inside the band), a random
+        // tie-break.
+        type Key = (bool, u32, bool, Duration, u16);
+        let mut order: Vec<(&Server, Key)> = self
+            .servers
+            .iter()
+            .map(|s| {
+                let failing = s.failures.load(Ordering::Relaxed).min(8);
+                let unpreferred = route.prefer.is_some_and(|p| p != s.addr);
+                (s, (Some(s.addr) == route.avoid, failing, unpreferred, s.rtt.timeout(), random_u16()))
+            })
+            .collect();
+        let best = order.iter().filter(|(_, k)| !k.0 && k.1 == 0).map(|(_, k)| k.3).min();
+        for (_, key) in &mut order {
+            // Inside the band, only the random key orders: the timeouts compare equal.
+            if best.is_some_and(|b| key.3 <= b + RTT_BAND) {
+                key.3 = Duration::ZERO;
+            }
+        }
+        order.sort_by_key(|(_, k)| *k);
+        order.into_iter().map(|(s, _)| s).collect()
     }
 
     /// The upstream addresses, in configured order.
@@ -253,32 +304,52 @@ impl Upstreams {
         avoid: Option<SocketAddr>,
         tcp: bool,
     ) -> Result<(Message, SocketAddr), UpstreamError> {
+        self.query_routed(question, Route { avoid, prefer: None }, tcp).await
+    }
+
+    /// As [`Upstreams::query_with`], routed: `prefer` is tried first unless it is failing (the
+    /// key lookups of one validation go where its answer came from, so that a broken upstream's
+    /// bogus verdict is its own and the retry can leave it out), `avoid` last.
+    pub async fn query_routed(
+        &self,
+        question: &Question,
+        route: Route,
+        tcp: bool,
+    ) -> Result<(Message, SocketAddr), UpstreamError> {
         if self.servers.is_empty() {
             return Err(UpstreamError::NoUpstreams);
         }
-        let mut order: Vec<&Server> = self.servers.iter().collect();
-        order.sort_by_key(|s| (Some(s.addr) == avoid, s.failures.load(Ordering::Relaxed).min(8)));
         let deadline = Instant::now() + self.total_timeout;
         let mut tried = 0;
-        for server in order {
-            if Instant::now() >= deadline {
-                break;
-            }
-            tried += 1;
-            let try_deadline = (Instant::now() + self.try_timeout).min(deadline);
-            let started = Instant::now();
-            match self.exchange(server, question, try_deadline, tcp).await {
-                Some(m) => {
-                    metrics::histogram!("lookaside_upstream_latency_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                    server.failures.store(0, Ordering::Relaxed);
-                    return Ok((m, server.addr));
+        // Rounds over the upstreams until one answers or the total budget is spent: a slow
+        // upstream gets a second, longer try (its timeout doubled) with a fresh ID and port.
+        'rounds: for _ in 0..MAX_ROUNDS {
+            for server in self.order(route) {
+                let now = Instant::now();
+                if now >= deadline {
+                    break 'rounds;
                 }
-                None => {
-                    metrics::counter!("lookaside_upstream_failures_total", "upstream" => server.addr.to_string())
-                        .increment(1);
-                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    server.failures.fetch_add(1, Ordering::Relaxed);
+                tried += 1;
+                let timeout = server.rtt.timeout();
+                let try_deadline = (now + timeout).min(deadline);
+                match self.exchange(server, question, try_deadline, tcp).await {
+                    Some(m) => {
+                        let rtt = now.elapsed();
+                        metrics::histogram!("lookaside_upstream_latency_seconds").record(rtt.as_secs_f64());
+                        server.rtt.update(rtt);
+                        server.failures.store(0, Ordering::Relaxed);
+                        return Ok((m, server.addr));
+                    }
+                    None => {
+                        metrics::counter!("lookaside_upstream_failures_total", "upstream" => server.addr.to_string())
+                            .increment(1);
+                        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                        server.failures.fetch_add(1, Ordering::Relaxed);
+                        // Back off only for a real timeout, not for a refusal or a budget cut.
+                        if Instant::now() >= now + timeout {
+                            server.rtt.lost(timeout);
+                        }
+                    }
                 }
             }
         }
