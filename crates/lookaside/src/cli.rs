@@ -278,6 +278,7 @@ pub fn check_config(file: &std::path::Path) -> ExitCode {
         "limits max-inflight = {}, tcp-connections = {}, tcp-idle-timeout = {} s, upstream-timeout = {} ms",
         c.max_inflight, c.tcp_connections, c.tcp_idle_timeout, c.upstream_timeout_ms
     );
+    println!("edns-buffer-size = {}", c.edns_buffer_size);
     let allow: Vec<String> = c.allow.prefixes().iter().map(ToString::to_string).collect();
     println!("allow = [{}]", allow.join(", "));
     ExitCode::SUCCESS

@@ -102,6 +102,8 @@ pub struct FileConfig {
     pub nta_recheck_interval: Option<u64>,
     /// Zones whose anchors (from trust-anchor files) RFC 5011 keeps up to date, besides the root.
     pub auto_trust_anchors: Option<Vec<String>>,
+    /// EDNS UDP payload size advertised to upstreams ([`defaults::EDNS_BUFFER_SIZE`]).
+    pub edns_buffer_size: Option<u64>,
 }
 
 /// One entry of `upstreams`: a string, or a table for DNS over TLS with pins.
@@ -316,6 +318,8 @@ pub struct Config {
     pub nta_recheck_interval: Duration,
     /// Zones under RFC 5011 besides the root.
     pub auto_trust_anchors: Vec<Name>,
+    /// EDNS UDP payload size advertised to upstreams.
+    pub edns_buffer_size: u16,
 }
 
 /// Default state directory (systemd's StateDirectory=lookaside).
@@ -435,6 +439,7 @@ impl Config {
         let upstream_timeout_ms = setting(&defaults::UPSTREAM_TIMEOUT_MS, limits.upstream_timeout_ms)?;
         let auto_trust_interval = setting(&defaults::AUTO_TRUST_INTERVAL, file.auto_trust_interval)?;
         let nta_recheck_interval = setting(&defaults::NTA_RECHECK_INTERVAL, file.nta_recheck_interval)?;
+        let edns_buffer_size = setting(&defaults::EDNS_BUFFER_SIZE, file.edns_buffer_size)?;
         let mut lookaside_src = file.lookaside.clone().unwrap_or_default();
         for arg in &overrides.lookaside {
             let (domain, anchor) = match arg.split_once('=') {
@@ -480,6 +485,7 @@ impl Config {
             }),
             auto_trust_interval: Duration::from_secs(auto_trust_interval),
             nta_recheck_interval: Duration::from_secs(nta_recheck_interval),
+            edns_buffer_size: u16::try_from(edns_buffer_size).unwrap_or(u16::MAX),
             auto_trust_anchors: file
                 .auto_trust_anchors
                 .clone()

@@ -80,7 +80,8 @@ pub fn build_resolver(
     let upstreams = Upstreams::from_specs(config.upstreams.clone(), config.tls_ca_file.as_deref())
         .map_err(|e| e.to_string())?
         .without_0x20(&config.no_0x20)
-        .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT);
+        .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT)
+        .with_edns_buffer_size(config.edns_buffer_size);
     let resolver_config = ResolverConfig {
         answer_cache_size: config.cache_answers,
         cache_memory: config.cache_memory,

@@ -103,6 +103,14 @@ pub const UPSTREAM_TIMEOUT_MS: Setting = Setting {
     max: 10_000,
     reason: "first wait for an upstream not yet measured; then srtt + 4 rttvar, doubled on a timeout; Unbound starts at 376",
 };
+/// `edns-buffer-size`.
+pub const EDNS_BUFFER_SIZE: Setting = Setting {
+    key: "edns-buffer-size",
+    default: 1232,
+    min: 512,
+    max: 4096,
+    reason: "UDP payload size advertised to upstreams; 1232 avoids IP fragmentation (DNS Flag Day 2020), larger answers come over TCP",
+};
 /// `auto-trust-interval`.
 pub const AUTO_TRUST_INTERVAL: Setting = Setting {
     key: "auto-trust-interval",
@@ -243,6 +251,10 @@ pub const KEYS: &[Key] = &[
         "Milliseconds to wait for an upstream not yet measured; after its first replies, the wait \
          follows its measured round trip (smoothed RTT + 4 × deviation, at least 50 ms, doubled after a timeout).",
     ),
+    number(
+        EDNS_BUFFER_SIZE,
+        "EDNS UDP payload size advertised to the upstreams (RFC 6891 §6.2.5); a larger answer arrives truncated and is asked again over TCP. Answers to clients are kept to 1232 octets over UDP whatever the setting.",
+    ),
     text(
         "[[lookaside]].domain",
         "none",
@@ -262,7 +274,7 @@ pub const KEYS: &[Key] = &[
 
 /// Every numeric setting, for the tests against `config/lookaside.toml`.
 #[cfg(test)]
-pub const ALL: [Setting; 10] = [
+pub const ALL: [Setting; 11] = [
     CACHE_ANSWERS,
     CACHE_KEYS,
     MAX_TTL,
@@ -273,6 +285,7 @@ pub const ALL: [Setting; 10] = [
     UPSTREAM_TIMEOUT_MS,
     AUTO_TRUST_INTERVAL,
     NTA_RECHECK_INTERVAL,
+    EDNS_BUFFER_SIZE,
 ];
 
 #[cfg(test)]

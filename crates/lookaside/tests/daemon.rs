@@ -608,6 +608,54 @@ fn an_upstream_slower_than_the_first_timeout_still_answers() {
     assert!((300..2000).contains(&srtt), "the measured round trip: {status}");
 }
 
+/// A UDP relay in front of Unbound that records the EDNS payload size of every query.
+fn edns_recording_relay(h: &Hierarchy) -> (String, std::sync::Arc<std::sync::Mutex<Vec<u16>>>) {
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = sock.local_addr().unwrap();
+    let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (unbound, seen) = (h.unbound, sizes.clone());
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            if let Ok(m) = Message::parse(&buf[..n]) {
+                seen.lock().unwrap().push(m.edns.map_or(0, |e| e.udp_size));
+            }
+            if let Some(reply) = udp_exchange(unbound, &buf[..n], Duration::from_secs(3)) {
+                let _ = sock.send_to(&reply, peer);
+            }
+        }
+    });
+    (addr.to_string(), sizes)
+}
+
+#[test]
+fn edns_buffer_size_is_what_upstreams_are_offered() {
+    let h = hierarchy!();
+    for (setting, expected) in [(None, 1232u16), (Some(1400u16), 1400)] {
+        let (relay, sizes) = edns_recording_relay(h);
+        let path = h.dir.join(format!("edns-{expected}.toml"));
+        let mut text = format!("trust-anchors = [\"{}\"]\n", h.anchor.display());
+        if let Some(v) = setting {
+            text.push_str(&format!("edns-buffer-size = {v}\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        let d = h.daemon(&["--config", path.to_str().unwrap(), "--upstream", &relay]);
+        let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+        assert!(m.has_flag(flags::AD));
+        let sizes = sizes.lock().unwrap();
+        assert!(!sizes.is_empty() && sizes.iter().all(|s| *s == expected), "{setting:?}: {sizes:?}");
+    }
+    // Out of range: refused with the key, the range and why.
+    let path = h.dir.join("edns-100.toml");
+    std::fs::write(&path, "edns-buffer-size = 100\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("edns-buffer-size 100 is outside 512–4096"), "{err}");
+}
+
 /// A relay in front of Unbound on one port for UDP and TCP: UDP replies pass through `forge`
 /// (a forger racing the real answer wins over UDP), TCP is relayed untouched. Counts UDP queries
 /// by "name TYPE".

@@ -149,7 +149,7 @@ pub mod fuzzing {
                 .map(|q| {
                     let live = live.clone();
                     tokio::spawn(async move {
-                        let build = |id| build_query(id, &q);
+                        let build = |id| build_query(id, &q, crate::upstream::EDNS_BUFFER);
                         let result = live.ask(&q, &build, deadline).await;
                         (q, result)
                     })

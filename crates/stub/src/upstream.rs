@@ -64,7 +64,7 @@ impl fmt::Display for UpstreamSpec {
     }
 }
 
-/// EDNS buffer size we advertise upstream (DNS Flag Day 2020).
+/// EDNS buffer size we advertise upstream by default (DNS Flag Day 2020).
 pub const EDNS_BUFFER: u16 = 1232;
 /// Default time to wait for one upstream before trying the next (peers use 200 ms – 1 s).
 pub const DEFAULT_TRY_TIMEOUT: Duration = Duration::from_millis(400);
@@ -143,6 +143,8 @@ pub struct Upstreams {
     servers: Vec<Server>,
     try_timeout: Duration,
     total_timeout: Duration,
+    /// The EDNS UDP payload size our queries advertise.
+    edns_buffer: u16,
     /// Traffic counters.
     pub stats: UpstreamStats,
 }
@@ -165,6 +167,7 @@ impl Upstreams {
             servers,
             try_timeout: DEFAULT_TRY_TIMEOUT,
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
+            edns_buffer: EDNS_BUFFER,
             stats: UpstreamStats::default(),
         }
     }
@@ -207,6 +210,7 @@ impl Upstreams {
             servers,
             try_timeout: DEFAULT_TRY_TIMEOUT,
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
+            edns_buffer: EDNS_BUFFER,
             stats: UpstreamStats::default(),
         })
     }
@@ -281,6 +285,13 @@ impl Upstreams {
         }
         order.sort_by_key(|(_, k)| *k);
         order.into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Sets the EDNS UDP payload size advertised in queries (`edns-buffer-size`; at least 512,
+    /// RFC 6891 §6.2.5).
+    pub fn with_edns_buffer_size(mut self, size: u16) -> Self {
+        self.edns_buffer = size.max(512);
+        self
     }
 
     /// The upstream addresses, in configured order.
@@ -381,13 +392,13 @@ impl Upstreams {
     ) -> Option<Message> {
         self.stats.queries.fetch_add(1, Ordering::Relaxed);
         if tcp && server.spec.tls.is_none() {
-            let build = |id| build_query(id, question);
+            let build = |id| build_query(id, question, self.edns_buffer);
             return server.stream.exchange(question, build, deadline + self.try_timeout).await.ok();
         }
         if server.spec.tls.is_some() {
             // TLS only: never UDP, never cleartext (RFC 8310 strict profile). The first query on
             // a new connection pays the handshake: give it the total budget.
-            let build = |id| build_padded_query(id, question);
+            let build = |id| build_padded_query(id, question, self.edns_buffer);
             return server.stream.exchange(question, build, deadline + self.try_timeout).await.ok();
         }
         let id = random_u16();
@@ -395,7 +406,7 @@ impl Upstreams {
         // forger must guess as well as the ID and port.
         let mixed = server.mixed_case.load(Ordering::Relaxed);
         let sent = if mixed { with_random_case(question) } else { question.clone() };
-        let query = build_query(id, &sent);
+        let query = build_query(id, &sent, self.edns_buffer);
         let reply = match self.udp(server.addr, &query, id, &sent, mixed, deadline).await? {
             UdpReply::Answer(m) => m,
             UdpReply::CaseMismatch => {
@@ -405,7 +416,11 @@ impl Upstreams {
                 metrics::counter!("lookaside_upstream_case_mismatches_total", "upstream" => server.addr.to_string()).increment(1);
                 let tcp = server
                     .stream
-                    .exchange(&sent, |id| build_query(id, &sent), deadline + self.try_timeout)
+                    .exchange(
+                        &sent,
+                        |id| build_query(id, &sent, self.edns_buffer),
+                        deadline + self.try_timeout,
+                    )
                     .await
                     .ok()?;
                 if tcp.questions.first().is_some_and(|q| !q.name.eq_exact(&sent.name)) {
@@ -423,7 +438,7 @@ impl Upstreams {
         // The TCP retry may use the remaining total budget, not only this try's.
         server
             .stream
-            .exchange(question, |id| build_query(id, question), deadline + self.try_timeout)
+            .exchange(question, |id| build_query(id, question, self.edns_buffer), deadline + self.try_timeout)
             .await
             .ok()
     }
@@ -538,24 +553,24 @@ async fn bind_random_port(peer: SocketAddr) -> Option<UdpSocket> {
 }
 
 /// The query we send: RD and CD set, EDNS with our buffer size and DO.
-pub fn build_query(id: u16, q: &Question) -> Vec<u8> {
+pub fn build_query(id: u16, q: &Question, udp_size: u16) -> Vec<u8> {
     let mut w = Writer::new(id, flags::RD | flags::CD);
     w.question(q);
-    w.edns(&Edns { udp_size: EDNS_BUFFER, dnssec_ok: true, ..Default::default() });
+    w.edns(&Edns { udp_size, dnssec_ok: true, ..Default::default() });
     w.finish()
 }
 
 /// The query for a TLS upstream: as [`build_query`], padded with an EDNS Padding option to a
 /// multiple of [`PADDING_BLOCK`] octets (RFC 7830, RFC 8467 §4.1), so that its length says
 /// little about the name asked.
-pub fn build_padded_query(id: u16, q: &Question) -> Vec<u8> {
+pub fn build_padded_query(id: u16, q: &Question, udp_size: u16) -> Vec<u8> {
     // The option's own 4 octets count too.
-    let unpadded = build_query(id, q).len() + 4;
+    let unpadded = build_query(id, q, udp_size).len() + 4;
     let fill = (PADDING_BLOCK - unpadded % PADDING_BLOCK) % PADDING_BLOCK;
     let mut w = Writer::new(id, flags::RD | flags::CD);
     w.question(q);
     let options = vec![(edns_option::PADDING, vec![0u8; fill])];
-    w.edns(&Edns { udp_size: EDNS_BUFFER, dnssec_ok: true, options, ..Default::default() });
+    w.edns(&Edns { udp_size, dnssec_ok: true, options, ..Default::default() });
     w.finish()
 }
 
@@ -581,7 +596,7 @@ mod tests {
         for name in ["a.", "www.secure.example.", "_xmpp-server._tcp.a-rather-long-name-for-padding.example."]
         {
             let q = Question { name: Name::parse(name).unwrap(), qtype: 1, qclass: 1 };
-            let wire = build_padded_query(7, &q);
+            let wire = build_padded_query(7, &q, EDNS_BUFFER);
             assert_eq!(wire.len() % PADDING_BLOCK, 0, "{name}: {} octets", wire.len());
             let m = Message::parse(&wire).unwrap();
             assert!(m.edns.unwrap().options.iter().any(|(c, _)| *c == edns_option::PADDING));

@@ -33,7 +33,7 @@ fn corpus(target: &str) -> std::path::PathBuf {
 
 /// A reply to `q` with one record of its type, as an upstream would send it.
 fn reply(id: u16, q: &Question) -> Vec<u8> {
-    let mut m = Message::parse(&build_query(id, q)).unwrap();
+    let mut m = Message::parse(&build_query(id, q, 1232)).unwrap();
     m.flags |= 0x8000 | 0x0080; // QR, RA
     let rdata = match q.qtype {
         1 => vec![192, 0, 2, 1],
@@ -65,8 +65,12 @@ fn write_upstream_seeds() {
     let (sent, original) = sent_question();
     let lower = Question { name: original, ..sent.clone() };
     let other = Question { name: Name::parse("yax.im.").unwrap(), ..sent.clone() };
-    let datagrams =
-        [reply(FUZZ_ID, &sent), reply(FUZZ_ID, &lower), reply(FUZZ_ID, &other), build_query(FUZZ_ID, &sent)];
+    let datagrams = [
+        reply(FUZZ_ID, &sent),
+        reply(FUZZ_ID, &lower),
+        reply(FUZZ_ID, &other),
+        build_query(FUZZ_ID, &sent, 1232),
+    ];
     std::fs::create_dir_all(corpus("upstream_datagram")).unwrap();
     for (i, d) in datagrams.iter().enumerate() {
         std::fs::write(corpus("upstream_datagram").join(format!("seed-{i}")), d).unwrap();
