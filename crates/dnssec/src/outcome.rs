@@ -308,6 +308,12 @@ pub enum InsecureReason {
         /// The name asked for.
         name: Name,
     },
+    /// The answer is the operator's local data (`[[local]]` in the configuration), not DNS:
+    /// nothing to prove, so no AD.
+    LocalData {
+        /// The configured name.
+        name: Name,
+    },
     /// The DS set (or anchor) of `zone` lists only algorithms we cannot verify.
     UnsupportedAlgorithm {
         /// The zone.
@@ -328,6 +334,7 @@ impl InsecureReason {
             | Self::NegativeTrustAnchor { zone }
             | Self::Nsec3Iterations { zone, .. }
             | Self::RrsigQuery { name: zone }
+            | Self::LocalData { name: zone }
             | Self::UnsupportedAlgorithm { zone }
             | Self::UnsupportedDigest { zone } => zone,
         }
@@ -339,7 +346,10 @@ impl InsecureReason {
             Self::Nsec3Iterations { .. } => Some(ede::UNSUPPORTED_NSEC3_ITERATIONS),
             Self::UnsupportedAlgorithm { .. } => Some(ede::UNSUPPORTED_DNSKEY_ALGORITHM),
             Self::UnsupportedDigest { .. } => Some(ede::UNSUPPORTED_DS_DIGEST),
-            Self::NoDs { .. } | Self::NegativeTrustAnchor { .. } | Self::RrsigQuery { .. } => None,
+            Self::NoDs { .. }
+            | Self::NegativeTrustAnchor { .. }
+            | Self::RrsigQuery { .. }
+            | Self::LocalData { .. } => None,
         }
     }
 }
@@ -357,6 +367,7 @@ impl fmt::Display for InsecureReason {
             Self::RrsigQuery { name } => {
                 write!(f, "{name} RRSIG: signatures are passed on unvalidated (they prove other RRsets)")
             }
+            Self::LocalData { name } => write!(f, "{name} is local data from the configuration"),
             Self::UnsupportedAlgorithm { zone } => {
                 write!(f, "chain ends at {zone} (only unsupported DNSKEY algorithms)")
             }

@@ -279,6 +279,9 @@ pub fn check_config(file: &std::path::Path) -> ExitCode {
         c.max_inflight, c.tcp_connections, c.tcp_idle_timeout, c.upstream_timeout_ms
     );
     println!("edns-buffer-size = {}", c.edns_buffer_size);
+    if !c.local.is_empty() {
+        println!("local data for {} name(s)", c.local.names());
+    }
     let allow: Vec<String> = c.allow.prefixes().iter().map(ToString::to_string).collect();
     println!("allow = [{}]", allow.join(", "));
     ExitCode::SUCCESS

@@ -8,6 +8,7 @@ use lookaside_dnssec::TrustAnchors;
 use lookaside_dnssec::name::Name;
 use serde::Deserialize;
 
+use lookaside_stub::local::LocalData;
 use lookaside_stub::tls::TlsAuth;
 use lookaside_stub::upstream::{DOT_PORT, UpstreamSpec};
 
@@ -104,6 +105,79 @@ pub struct FileConfig {
     pub auto_trust_anchors: Option<Vec<String>>,
     /// EDNS UDP payload size advertised to upstreams ([`defaults::EDNS_BUFFER_SIZE`]).
     pub edns_buffer_size: Option<u64>,
+    /// Names answered from the configuration.
+    pub local: Option<Vec<LocalEntry>>,
+}
+
+/// One `[[local]]` table: a name and its records, in presentation form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalEntry {
+    /// The name.
+    pub name: String,
+    /// TTL of its records (default 300 s).
+    pub ttl: Option<u32>,
+    /// IPv4 addresses.
+    #[serde(rename = "A")]
+    pub a: Option<Vec<String>>,
+    /// IPv6 addresses.
+    #[serde(rename = "AAAA")]
+    pub aaaa: Option<Vec<String>>,
+    /// Text strings.
+    #[serde(rename = "TXT")]
+    pub txt: Option<Vec<String>>,
+    /// `PRIORITY WEIGHT PORT TARGET`.
+    #[serde(rename = "SRV")]
+    pub srv: Option<Vec<String>>,
+    /// An alias target.
+    #[serde(rename = "CNAME")]
+    pub cname: Option<Vec<String>>,
+    /// A name, for reverse lookups.
+    #[serde(rename = "PTR")]
+    pub ptr: Option<Vec<String>>,
+}
+
+/// TTL of local records when `ttl` is not given.
+pub const DEFAULT_LOCAL_TTL: u32 = 300;
+
+fn local_data(entries: &[LocalEntry]) -> Result<LocalData, ConfigError> {
+    use lookaside_dnssec::rtype;
+    let mut local = LocalData::default();
+    for e in entries {
+        let name = Name::parse(&e.name)
+            .map_err(|err| ConfigError::Invalid(format!("[[local]] name {:?}: {err}", e.name)))?;
+        let ttl = e.ttl.unwrap_or(DEFAULT_LOCAL_TTL);
+        let lists = [
+            (rtype::A, &e.a),
+            (rtype::AAAA, &e.aaaa),
+            (rtype::TXT, &e.txt),
+            (rtype::SRV, &e.srv),
+            (rtype::CNAME, &e.cname),
+            (rtype::PTR, &e.ptr),
+        ];
+        if lists.iter().all(|(_, l)| l.as_ref().is_none_or(Vec::is_empty)) {
+            return Err(ConfigError::Invalid(format!(
+                "[[local]] {name}: no records (A, AAAA, TXT, SRV, CNAME, PTR)"
+            )));
+        }
+        let cname = e.cname.as_ref().is_some_and(|c| !c.is_empty());
+        if cname
+            && (e.cname.as_ref().map_or(0, Vec::len) > 1
+                || lists.iter().filter(|(_, l)| l.is_some()).count() > 1)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[[local]] {name}: a CNAME stands alone (RFC 1034 §3.6.2): one target, no other records"
+            )));
+        }
+        for (t, list) in lists {
+            for value in list.iter().flatten() {
+                local
+                    .add(&name, t, value, ttl)
+                    .map_err(|err| ConfigError::Invalid(format!("[[local]] {err}")))?;
+            }
+        }
+    }
+    Ok(local)
 }
 
 /// One entry of `upstreams`: a string, or a table for DNS over TLS with pins.
@@ -320,6 +394,8 @@ pub struct Config {
     pub auto_trust_anchors: Vec<Name>,
     /// EDNS UDP payload size advertised to upstreams.
     pub edns_buffer_size: u16,
+    /// Names answered from the configuration.
+    pub local: LocalData,
 }
 
 /// Default state directory (systemd's StateDirectory=lookaside).
@@ -486,6 +562,7 @@ impl Config {
             auto_trust_interval: Duration::from_secs(auto_trust_interval),
             nta_recheck_interval: Duration::from_secs(nta_recheck_interval),
             edns_buffer_size: u16::try_from(edns_buffer_size).unwrap_or(u16::MAX),
+            local: local_data(file.local.as_deref().unwrap_or_default())?,
             auto_trust_anchors: file
                 .auto_trust_anchors
                 .clone()

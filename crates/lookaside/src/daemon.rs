@@ -93,7 +93,7 @@ pub fn build_resolver(
         negative.unwrap_or_else(|| Arc::new(NegativeAnchors::configured(&config.negative_trust_anchors)));
     let validator =
         Validator::new(anchors).with_registries(config.registries()).with_negative_anchors(negative);
-    Ok(Resolver::new(upstreams, validator, resolver_config))
+    Ok(Resolver::new(upstreams, validator, resolver_config).with_local_data(config.local.clone()))
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.

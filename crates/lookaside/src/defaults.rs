@@ -256,6 +256,12 @@ pub const KEYS: &[Key] = &[
         "EDNS UDP payload size advertised to the upstreams (RFC 6891 §6.2.5); a larger answer arrives truncated and is asked again over TCP. Answers to clients are kept to 1232 octets over UDP whatever the setting.",
     ),
     text(
+        "[[local]].name",
+        "none",
+        "A name answered from the configuration, before the cache and the upstreams, without AD, with the records given as A, AAAA, TXT, SRV (\"PRIORITY WEIGHT PORT TARGET\"), CNAME or PTR lists. Other types at that name get NOERROR with no data (as Unbound's local-data); other names resolve as usual.",
+    ),
+    text("[[local]].ttl", "300", "TTL of the local records, in seconds."),
+    text(
         "[[lookaside]].domain",
         "none",
         "A look-aside registry zone (RFC 4431/5074), e.g. dlv.example.net. Registries are used only where the ordinary chain ends insecure.",
@@ -334,7 +340,7 @@ mod tests {
             }
             shown.push(match table.as_str() {
                 "" => key.to_string(),
-                "lookaside" => format!("[[lookaside]].{key}"),
+                "lookaside" | "local" => format!("[[{table}]].{key}"),
                 t => format!("{t}.{key}"),
             });
         }

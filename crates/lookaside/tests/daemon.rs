@@ -656,6 +656,61 @@ fn edns_buffer_size_is_what_upstreams_are_offered() {
     assert!(!out.status.success() && err.contains("edns-buffer-size 100 is outside 512–4096"), "{err}");
 }
 
+#[test]
+fn local_data_answers_without_ad_and_never_asks_upstream() {
+    let h = hierarchy!();
+    let (relay, counts) = delaying_counting_relay(h, Duration::ZERO);
+    let path = h.dir.join("local.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "trust-anchors = [\"{}\"]\n\n[[local]]\nname = \"XMPP.internal\"\nA = [\"10.0.0.5\", \"10.0.0.6\"]\n\
+             SRV = [\"0 5 5222 xmpp.internal.\"]\nttl = 60\n",
+            h.anchor.display()
+        ),
+    )
+    .unwrap();
+    let d = h.daemon(&["--config", path.to_str().unwrap(), "--upstream", &relay]);
+    let ad = Opts { ad: true, ..Opts::default() };
+    let m = ask(d.addr, "xmpp.INTERNAL.", rtype::A, ad);
+    assert_eq!(m.rcode(), 0);
+    assert!(!m.has_flag(flags::AD), "local data is not proven");
+    let addrs: Vec<_> = m.answer.iter().map(|r| r.rdata.clone()).collect();
+    assert_eq!(addrs, vec![vec![10, 0, 0, 5], vec![10, 0, 0, 6]]);
+    assert!(m.answer.iter().all(|r| r.ttl == 60 && r.owner.to_string() == "xmpp.INTERNAL."));
+    let srv = ask(d.addr, "xmpp.internal.", rtype::SRV, ad);
+    assert_eq!(srv.answer.len(), 1);
+    // Another type at a local name: NOERROR, no data, and nothing leaks upstream.
+    let aaaa = ask(d.addr, "xmpp.internal.", rtype::AAAA, ad);
+    assert_eq!((aaaa.rcode(), aaaa.answer.len()), (0, 0));
+    assert!(counts.lock().unwrap().keys().all(|k| !k.contains("internal")), "{:?}", counts.lock().unwrap());
+    // Other names are resolved and validated as usual.
+    assert!(ask(d.addr, "www.secure.example.", rtype::A, ad).has_flag(flags::AD));
+    let trace = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+        .args(["query", "--config", path.to_str().unwrap(), "--upstream", &relay, "xmpp.internal", "A"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&trace.stdout);
+    assert!(out.contains("local data from the configuration"), "{out}");
+    // Bad entries are refused with the name and why.
+    for (bad, why) in [
+        ("name = \"x.internal\"\nA = [\"10.0.0.300\"]", "not an IPv4 address"),
+        ("name = \"x.internal\"\nSRV = [\"0 5 xmpp.internal.\"]", "PRIORITY WEIGHT PORT TARGET"),
+        ("name = \"x.internal\"\nCNAME = [\"a.\"]\nA = [\"10.0.0.1\"]", "a CNAME stands alone"),
+        ("name = \"x.internal\"", "no records"),
+        ("name = \"x.internal\"\nMX = [\"10 a.\"]", "unknown field"),
+    ] {
+        let p = h.dir.join("bad-local.toml");
+        std::fs::write(&p, format!("[[local]]\n{bad}\n")).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+            .args(["check-config", p.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(why), "{bad}: {err}");
+    }
+}
+
 /// A relay in front of Unbound on one port for UDP and TCP: UDP replies pass through `forge`
 /// (a forger racing the real answer wins over UDP), TCP is relayed untouched. Counts UDP queries
 /// by "name TYPE".

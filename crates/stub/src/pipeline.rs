@@ -18,6 +18,7 @@ use tracing::{debug, info};
 
 use crate::cache::{AnswerCache, CacheKey, FailureBackoff, KeyStore};
 use crate::coalesce::Coalescer;
+use crate::local::LocalData;
 use crate::resolution::{Judgement, Resolution};
 use crate::upstream::{Route, Upstreams};
 
@@ -71,6 +72,8 @@ pub struct Resolver {
     key_lookups: Coalescer<(Name, u16, Route, bool), Option<Message>>,
     /// Consecutive failures per question, for the RFC 9520 backoff.
     failures: FailureBackoff,
+    /// The operator's local data, answered before anything else.
+    local: LocalData,
 }
 
 /// Which try at a question a validation is.
@@ -134,7 +137,14 @@ impl Resolver {
             questions: Coalescer::default(),
             key_lookups: Coalescer::default(),
             failures: FailureBackoff::new(failure_capacity),
+            local: LocalData::default(),
         }
+    }
+
+    /// Answers these names from the configuration (`[[local]]`), before cache and upstreams.
+    pub fn with_local_data(mut self, local: LocalData) -> Self {
+        self.local = local;
+        self
     }
 
     /// Shares the counters of the resolver this one replaces (on reload).
@@ -199,6 +209,12 @@ impl Resolver {
     /// answers cache hits without spawning a task. A miss goes on with
     /// [`Resolver::resolve_uncached`], so each query probes the cache once.
     pub fn cached(&self, question: &Question, checking_disabled: bool) -> Option<Resolution> {
+        if !self.local.is_empty()
+            && let Some(local) = self.local.answer(question)
+        {
+            metrics::counter!("lookaside_local_answers_total").increment(1);
+            return Some(local);
+        }
         let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
         let now = Instant::now();
         let hit = match self.answers.get(&key, now) {
