@@ -314,6 +314,12 @@ pub enum InsecureReason {
         /// The configured name.
         name: Name,
     },
+    /// `zone` is forwarded with validation off by the operator's policy (`dnssec = "off"`, as
+    /// Unbound's `domain-insecure`).
+    ForwardedUnvalidated {
+        /// The forwarded domain.
+        zone: Name,
+    },
     /// The DS set (or anchor) of `zone` lists only algorithms we cannot verify.
     UnsupportedAlgorithm {
         /// The zone.
@@ -335,6 +341,7 @@ impl InsecureReason {
             | Self::Nsec3Iterations { zone, .. }
             | Self::RrsigQuery { name: zone }
             | Self::LocalData { name: zone }
+            | Self::ForwardedUnvalidated { zone }
             | Self::UnsupportedAlgorithm { zone }
             | Self::UnsupportedDigest { zone } => zone,
         }
@@ -349,7 +356,8 @@ impl InsecureReason {
             Self::NoDs { .. }
             | Self::NegativeTrustAnchor { .. }
             | Self::RrsigQuery { .. }
-            | Self::LocalData { .. } => None,
+            | Self::LocalData { .. }
+            | Self::ForwardedUnvalidated { .. } => None,
         }
     }
 }
@@ -368,6 +376,9 @@ impl fmt::Display for InsecureReason {
                 write!(f, "{name} RRSIG: signatures are passed on unvalidated (they prove other RRsets)")
             }
             Self::LocalData { name } => write!(f, "{name} is local data from the configuration"),
+            Self::ForwardedUnvalidated { zone } => {
+                write!(f, "{zone} is forwarded with dnssec = \"off\": not validated, by policy")
+            }
             Self::UnsupportedAlgorithm { zone } => {
                 write!(f, "chain ends at {zone} (only unsupported DNSKEY algorithms)")
             }

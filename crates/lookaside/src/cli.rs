@@ -134,6 +134,10 @@ pub struct CommonArgs {
     /// file's `allow`; default loopback only).
     #[arg(long, value_name = "PREFIX")]
     allow: Vec<String>,
+    /// Send the names under DOMAIN to these upstreams instead, validated (repeatable; added to
+    /// the file's [[forward]] tables; the most specific domain wins).
+    #[arg(long, value_name = "DOMAIN=ADDR[,ADDR...]")]
+    forward: Vec<String>,
 }
 
 impl CommonArgs {
@@ -146,6 +150,7 @@ impl CommonArgs {
             lookaside: self.lookaside.clone(),
             control_socket: self.control_socket.clone(),
             allow: self.allow.clone(),
+            forwards: self.forward.clone(),
         };
         Config::load(self.config.as_deref(), &overrides)
     }
@@ -236,6 +241,7 @@ pub fn check_config(file: &std::path::Path) -> ExitCode {
         lookaside: vec![],
         control_socket: None,
         allow: vec![],
+        forward: vec![],
     };
     let cfg = match args.load().and_then(|c| c.anchors(now()).map(|a| (c, a))) {
         Ok(x) => x,
@@ -279,6 +285,14 @@ pub fn check_config(file: &std::path::Path) -> ExitCode {
         c.max_inflight, c.tcp_connections, c.tcp_idle_timeout, c.upstream_timeout_ms
     );
     println!("edns-buffer-size = {}", c.edns_buffer_size);
+    for f in &c.forwards {
+        let to: Vec<String> = f.upstreams.iter().map(ToString::to_string).collect();
+        let policy = if f.validate { "validated" } else { "dnssec off: insecure by policy" };
+        println!("forward {} to [{}] ({policy})", f.domain, to.join(", "));
+    }
+    for w in config::forward_conflicts(&c.forwards).1 {
+        println!("warning: {w}");
+    }
     if !c.local.is_empty() {
         println!("local data for {} name(s)", c.local.names());
     }

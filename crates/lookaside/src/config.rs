@@ -107,6 +107,89 @@ pub struct FileConfig {
     pub edns_buffer_size: Option<u64>,
     /// Names answered from the configuration.
     pub local: Option<Vec<LocalEntry>>,
+    /// Domains with upstreams of their own.
+    pub forward: Option<Vec<ForwardEntry>>,
+}
+
+/// One `[[forward]]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardEntry {
+    /// Names at or below this domain are forwarded.
+    pub domain: String,
+    /// Where to, in the forms `upstreams` takes.
+    pub upstreams: Vec<UpstreamEntry>,
+    /// "validate" (the default) or "off" (insecure by policy, as Unbound's domain-insecure).
+    pub dnssec: Option<String>,
+}
+
+/// A forwarded domain, ready for the resolver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardConfig {
+    /// The domain.
+    pub domain: Name,
+    /// Its upstreams.
+    pub upstreams: Vec<UpstreamSpec>,
+    /// False for `dnssec = "off"`.
+    pub validate: bool,
+}
+
+/// Reads `DOMAIN=ADDR[,ADDR…]` (`--forward`).
+pub fn parse_forward_arg(arg: &str) -> Result<ForwardConfig, ConfigError> {
+    let (domain, addrs) = arg
+        .split_once('=')
+        .ok_or_else(|| ConfigError::Invalid(format!("--forward {arg:?}: write DOMAIN=ADDR[,ADDR...]")))?;
+    let domain =
+        Name::parse(domain).map_err(|e| ConfigError::Invalid(format!("--forward {domain:?}: {e}")))?;
+    let upstreams = addrs.split(',').map(|a| parse_upstream(a.trim())).collect::<Result<Vec<_>, _>>()?;
+    Ok(ForwardConfig { domain, upstreams, validate: true })
+}
+
+fn forward_config(e: &ForwardEntry) -> Result<ForwardConfig, ConfigError> {
+    let domain = Name::parse(&e.domain)
+        .map_err(|err| ConfigError::Invalid(format!("[[forward]] domain {:?}: {err}", e.domain)))?;
+    if e.upstreams.is_empty() {
+        return Err(ConfigError::Invalid(format!("[[forward]] {domain}: no upstreams")));
+    }
+    let upstreams = e.upstreams.iter().map(parse_upstream_entry).collect::<Result<Vec<_>, _>>()?;
+    let validate = match e.dnssec.as_deref() {
+        None | Some("validate") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(ConfigError::Invalid(format!(
+                "[[forward]] {domain}: dnssec = {other:?}: use \"validate\" or \"off\""
+            )));
+        }
+    };
+    Ok(ForwardConfig { domain, upstreams, validate })
+}
+
+/// Forwards that cannot all be meant: the same domain twice is an error; a domain inside
+/// another with the same upstreams and policy changes nothing (a warning).
+pub fn forward_conflicts(forwards: &[ForwardConfig]) -> (Vec<String>, Vec<String>) {
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    for (i, a) in forwards.iter().enumerate() {
+        for b in &forwards[i + 1..] {
+            if a.domain == b.domain {
+                errors.push(format!("{} is forwarded twice; only one entry can apply", a.domain));
+            }
+        }
+        // The closest enclosing forward decides what `a` would get without its entry.
+        let parent = forwards
+            .iter()
+            .filter(|p| p.domain != a.domain && a.domain.is_at_or_below(&p.domain))
+            .max_by_key(|p| p.domain.label_count());
+        if let Some(p) = parent
+            && p.upstreams == a.upstreams
+            && p.validate == a.validate
+        {
+            warnings.push(format!(
+                "the forward for {} is shadowed by the one for {} (same upstreams and dnssec): it changes nothing",
+                a.domain, p.domain
+            ));
+        }
+    }
+    (errors, warnings)
 }
 
 /// One `[[local]]` table: a name and its records, in presentation form.
@@ -396,6 +479,8 @@ pub struct Config {
     pub edns_buffer_size: u16,
     /// Names answered from the configuration.
     pub local: LocalData,
+    /// Domains with upstreams of their own: the file's, then `--forward`'s.
+    pub forwards: Vec<ForwardConfig>,
 }
 
 /// Default state directory (systemd's StateDirectory=lookaside).
@@ -419,6 +504,8 @@ pub struct Overrides {
     pub control_socket: Option<PathBuf>,
     /// `--allow` (replaces the file's list when given).
     pub allow: Vec<String>,
+    /// `--forward DOMAIN=ADDR[,ADDR…]` (added to the file's).
+    pub forwards: Vec<String>,
 }
 
 /// Default listening addresses.
@@ -563,6 +650,18 @@ impl Config {
             nta_recheck_interval: Duration::from_secs(nta_recheck_interval),
             edns_buffer_size: u16::try_from(edns_buffer_size).unwrap_or(u16::MAX),
             local: local_data(file.local.as_deref().unwrap_or_default())?,
+            forwards: {
+                let mut f =
+                    file.forward.iter().flatten().map(forward_config).collect::<Result<Vec<_>, _>>()?;
+                for arg in &overrides.forwards {
+                    f.push(parse_forward_arg(arg)?);
+                }
+                let (errors, _) = forward_conflicts(&f);
+                if let Some(e) = errors.first() {
+                    return Err(ConfigError::Invalid(format!("[[forward]] {e}")));
+                }
+                f
+            },
             auto_trust_anchors: file
                 .auto_trust_anchors
                 .clone()

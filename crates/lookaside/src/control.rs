@@ -114,6 +114,11 @@ impl Control {
                     out.push_str(&line);
                     out.push('\n');
                 }
+                for f in resolver.forwards().iter() {
+                    for line in f.upstreams.status_lines() {
+                        out.push_str(&format!("forward {} {line}\n", f.domain));
+                    }
+                }
                 out.push_str(&format!(
                     "cache answers {answers} keys {keys} bytes {}\n",
                     resolver.cache_bytes()

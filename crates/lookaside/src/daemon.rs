@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use lookaside_dnssec::Validator;
 use lookaside_dnssec::negative::NegativeAnchors;
+use lookaside_stub::forward::{Forward, Forwards};
 use lookaside_stub::upkeep::{self, TrustPointFile};
 use lookaside_stub::upstream::{DEFAULT_TOTAL_TIMEOUT, Upstreams};
 use lookaside_stub::{Resolver, ResolverConfig};
@@ -77,11 +78,22 @@ pub fn build_resolver(
     anchors: lookaside_dnssec::TrustAnchors,
     negative: Option<Arc<NegativeAnchors>>,
 ) -> Result<Resolver, String> {
-    let upstreams = Upstreams::from_specs(config.upstreams.clone(), config.tls_ca_file.as_deref())
-        .map_err(|e| e.to_string())?
-        .without_0x20(&config.no_0x20)
-        .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT)
-        .with_edns_buffer_size(config.edns_buffer_size);
+    let upstreams_of = |specs: Vec<lookaside_stub::upstream::UpstreamSpec>| {
+        Upstreams::from_specs(specs, config.tls_ca_file.as_deref()).map_err(|e| e.to_string()).map(|u| {
+            u.without_0x20(&config.no_0x20)
+                .with_timeouts(Duration::from_millis(config.upstream_timeout_ms), DEFAULT_TOTAL_TIMEOUT)
+                .with_edns_buffer_size(config.edns_buffer_size)
+        })
+    };
+    let upstreams = upstreams_of(config.upstreams.clone())?;
+    let mut forwards = Vec::new();
+    for f in &config.forwards {
+        forwards.push(Forward {
+            domain: f.domain.clone(),
+            upstreams: upstreams_of(f.upstreams.clone()).map_err(|e| format!("forward {}: {e}", f.domain))?,
+            validate: f.validate,
+        });
+    }
     let resolver_config = ResolverConfig {
         answer_cache_size: config.cache_answers,
         cache_memory: config.cache_memory,
@@ -93,7 +105,9 @@ pub fn build_resolver(
         negative.unwrap_or_else(|| Arc::new(NegativeAnchors::configured(&config.negative_trust_anchors)));
     let validator =
         Validator::new(anchors).with_registries(config.registries()).with_negative_anchors(negative);
-    Ok(Resolver::new(upstreams, validator, resolver_config).with_local_data(config.local.clone()))
+    Ok(Resolver::new(upstreams, validator, resolver_config)
+        .with_local_data(config.local.clone())
+        .with_forwards(Forwards::new(forwards)))
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.

@@ -256,6 +256,17 @@ pub const KEYS: &[Key] = &[
         "EDNS UDP payload size advertised to the upstreams (RFC 6891 §6.2.5); a larger answer arrives truncated and is asked again over TCP. Answers to clients are kept to 1232 octets over UDP whatever the setting.",
     ),
     text(
+        "[[forward]].domain",
+        "none",
+        "Names at or below this domain go to the entry's own upstreams (also --forward DOMAIN=ADDR[,ADDR...]); the most specific domain wins. Key lookups for names under it go there too.",
+    ),
+    text("[[forward]].upstreams", "none", "The domain's upstreams, in the forms upstreams takes."),
+    text(
+        "[[forward]].dnssec",
+        "\"validate\"",
+        "\"validate\", or \"off\": the domain's answers are passed on unvalidated, without AD, insecure by policy (as Unbound's domain-insecure); trace says so.",
+    ),
+    text(
         "[[local]].name",
         "none",
         "A name answered from the configuration, before the cache and the upstreams, without AD, with the records given as A, AAAA, TXT, SRV (\"PRIORITY WEIGHT PORT TARGET\"), CNAME or PTR lists. Other types at that name get NOERROR with no data (as Unbound's local-data); other names resolve as usual.",
@@ -340,7 +351,7 @@ mod tests {
             }
             shown.push(match table.as_str() {
                 "" => key.to_string(),
-                "lookaside" | "local" => format!("[[{table}]].{key}"),
+                "lookaside" | "local" | "forward" => format!("[[{table}]].{key}"),
                 t => format!("{t}.{key}"),
             });
         }

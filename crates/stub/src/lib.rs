@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod coalesce;
+pub mod forward;
 pub mod local;
 pub mod pipeline;
 pub mod resolution;

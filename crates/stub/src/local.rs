@@ -7,15 +7,13 @@
 //! AAAA query does not leak to the upstreams and come back with a public address); every other
 //! name is resolved as usual. Local answers are never validated and never carry AD.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use lookaside_dnssec::name::Name;
-use lookaside_dnssec::outcome::{InsecureReason, Security};
+use lookaside_dnssec::outcome::InsecureReason;
 use lookaside_dnssec::rtype;
 use lookaside_dnssec::wire::{Message, Question, Record, flags};
+use std::collections::HashMap;
 
-use crate::resolution::{Judgement, Resolution};
+use crate::resolution::Resolution;
 
 /// Local records, by owner name (compared without regard to case).
 #[derive(Debug, Default, Clone)]
@@ -116,14 +114,7 @@ impl LocalData {
             .map(|r| Record { owner: question.name.clone(), ..r.clone() })
             .collect();
         let reason = InsecureReason::LocalData { name: question.name.clone() };
-        Some(Resolution {
-            summary: reason.to_string(),
-            response: Some(Arc::new(m)),
-            judgement: Judgement::Checked(Security::Insecure(reason)),
-            age: 0,
-            cached: false,
-            steps: Vec::new(),
-        })
+        Some(Resolution::insecure_by_policy(m, reason))
     }
 }
 

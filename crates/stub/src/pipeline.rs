@@ -18,6 +18,7 @@ use tracing::{debug, info};
 
 use crate::cache::{AnswerCache, CacheKey, FailureBackoff, KeyStore};
 use crate::coalesce::Coalescer;
+use crate::forward::{Forward, Forwards};
 use crate::local::LocalData;
 use crate::resolution::{Judgement, Resolution};
 use crate::upstream::{Route, Upstreams};
@@ -74,6 +75,8 @@ pub struct Resolver {
     failures: FailureBackoff,
     /// The operator's local data, answered before anything else.
     local: LocalData,
+    /// Domains with upstreams of their own.
+    forwards: Forwards,
 }
 
 /// Which try at a question a validation is.
@@ -138,6 +141,26 @@ impl Resolver {
             key_lookups: Coalescer::default(),
             failures: FailureBackoff::new(failure_capacity),
             local: LocalData::default(),
+            forwards: Forwards::default(),
+        }
+    }
+
+    /// Sends the names under these domains to their own upstreams.
+    pub fn with_forwards(mut self, forwards: Forwards) -> Self {
+        self.forwards = forwards;
+        self
+    }
+
+    /// The forwarded domains (for `ctl status`).
+    pub fn forwards(&self) -> &Forwards {
+        &self.forwards
+    }
+
+    /// The upstreams for `name` and the forward it falls under, if any.
+    fn route(&self, name: &Name) -> (&Upstreams, Option<&Forward>) {
+        match self.forwards.for_name(name) {
+            Some(f) => (&f.upstreams, Some(f)),
+            None => (&self.upstreams, None),
         }
     }
 
@@ -268,7 +291,9 @@ impl Resolver {
         // broken reply cannot pin a SERVFAIL: on another upstream, or over TCP when there is one.
         if matches!(resolution.security(), Some(Security::Bogus(_))) {
             let retry = match from {
-                Some(first) if self.upstreams.addrs().len() > 1 => Attempt::Retry { avoid: first },
+                Some(first) if self.route(&question.name).0.addrs().len() > 1 => {
+                    Attempt::Retry { avoid: first }
+                }
                 _ => Attempt::RetryOverTcp,
             };
             debug!(%question.name, ?retry, "bogus answer, asking again");
@@ -304,7 +329,7 @@ impl Resolver {
     }
 
     async fn resolve_unchecked(&self, question: &Question, key: CacheKey) -> Resolution {
-        match self.upstreams.query(question, None).await {
+        match self.route(&question.name).0.query(question, None).await {
             Ok((m, _)) => {
                 let m = Arc::new(m);
                 let ttl = self.answer_ttl(&m);
@@ -323,10 +348,15 @@ impl Resolver {
     ) -> (Resolution, Option<SocketAddr>) {
         let avoid = attempt.avoid();
         let tcp = attempt.over_tcp();
-        let (response, from) = match self.upstreams.query_with(question, avoid, tcp).await {
+        let (upstreams, forward) = self.route(&question.name);
+        let (response, from) = match upstreams.query_with(question, avoid, tcp).await {
             Ok(r) => r,
             Err(e) => return (Resolution::failed(&e), None),
         };
+        if let Some(f) = forward.filter(|f| !f.validate) {
+            let reason = InsecureReason::ForwardedUnvalidated { zone: f.domain.clone() };
+            return (Resolution::insecure_by_policy(response, reason), Some(from));
+        }
         // A first try asks for its keys where the answer came from: when that upstream is broken,
         // the whole verdict is, and the retry leaves it out entirely. A retry spreads them over
         // the others.
@@ -348,8 +378,9 @@ impl Resolver {
                 Progress::Done(v) => break v,
                 Progress::Need(q) => {
                     let kq = Question { name: q.name.clone(), qtype: q.rtype, qclass: question.qclass };
-                    let lookup =
-                        || async { self.upstreams.query_routed(&kq, route, tcp).await.ok().map(|(m, _)| m) };
+                    let lookup = || async {
+                        self.route(&kq.name).0.query_routed(&kq, route, tcp).await.ok().map(|(m, _)| m)
+                    };
                     let (answer, _) =
                         self.key_lookups.run((kq.name.clone(), kq.qtype, route, tcp), lookup).await;
                     debug!(

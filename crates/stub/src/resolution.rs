@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lookaside_dnssec::chain::{ChainStep, Verdict};
-use lookaside_dnssec::outcome::{IndeterminateReason, Security};
+use lookaside_dnssec::outcome::{IndeterminateReason, InsecureReason, Security};
 use lookaside_dnssec::wire::Message;
 
 use crate::cache::CachedAnswer;
@@ -70,6 +70,18 @@ impl Resolution {
             age: 0,
             cached: false,
             steps: verdict.steps,
+        }
+    }
+
+    /// Data passed on unvalidated by the operator's policy (a forward with `dnssec = "off"`).
+    pub fn insecure_by_policy(response: Message, reason: InsecureReason) -> Self {
+        Self {
+            summary: reason.to_string(),
+            response: Some(Arc::new(response)),
+            judgement: Judgement::Checked(Security::Insecure(reason)),
+            age: 0,
+            cached: false,
+            steps: Vec::new(),
         }
     }
 

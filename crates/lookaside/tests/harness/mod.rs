@@ -312,7 +312,7 @@ impl Daemon {
     }
 }
 
-fn wait_for(addr: SocketAddr, name: &str, log: &Path) {
+pub fn wait_for(addr: SocketAddr, name: &str, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
         if udp_exchange(addr, &query_bytes(1, name, 2, Opts::default()), Duration::from_millis(300)).is_some()
