@@ -277,8 +277,8 @@ pub fn check_config(file: &std::path::Path) -> ExitCode {
         println!("look-aside registry {domain} for {subtree} ({how})");
     }
     println!(
-        "cache answers = {}, keys = {}, memory = {} bytes, max-ttl = {} s, bogus-ttl = {} s",
-        c.cache_answers, c.cache_keys, c.cache_memory, c.max_ttl, c.bogus_ttl
+        "cache answers = {}, keys = {}, memory = {} bytes, max-ttl = {} s, bogus-ttl = {} s, serve-stale = {} s",
+        c.cache_answers, c.cache_keys, c.cache_memory, c.max_ttl, c.bogus_ttl, c.serve_stale
     );
     println!(
         "limits max-inflight = {}, tcp-connections = {}, tcp-idle-timeout = {} s, upstream-timeout = {} ms",

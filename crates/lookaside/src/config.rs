@@ -367,6 +367,11 @@ pub struct CacheConfig {
     pub max_ttl: Option<u32>,
     /// Lifetime of bogus and failed answers in seconds ([`defaults::BOGUS_TTL`]).
     pub bogus_ttl: Option<u32>,
+    /// Seconds past the TTL an answer may be served stale ([`defaults::SERVE_STALE`]).
+    pub serve_stale: Option<u64>,
+    /// Milliseconds a client waits for a refresh before getting the stale answer
+    /// ([`defaults::STALE_ANSWER_CLIENT_TIMEOUT`]).
+    pub stale_answer_client_timeout: Option<u64>,
 }
 
 /// A size in bytes: an integer, or a string with a K, M or G suffix (powers of 1024).
@@ -443,6 +448,10 @@ pub struct Config {
     pub max_ttl: u32,
     /// Bogus TTL.
     pub bogus_ttl: u32,
+    /// Serve-stale window in seconds (0: off).
+    pub serve_stale: u32,
+    /// Client response timer for stale answers.
+    pub stale_answer_client_timeout: Duration,
     /// In-flight cap.
     pub max_inflight: usize,
     /// TCP connection cap.
@@ -591,6 +600,11 @@ impl Config {
         let setting = |s: &defaults::Setting, v: Option<u64>| s.value(v).map_err(ConfigError::Invalid);
         let bogus_ttl = setting(&defaults::BOGUS_TTL, cache.bogus_ttl.map(u64::from))? as u32;
         let max_ttl = setting(&defaults::MAX_TTL, cache.max_ttl.map(u64::from))? as u32;
+        let serve_stale = setting(&defaults::SERVE_STALE, cache.serve_stale)? as u32;
+        let stale_answer_client_timeout = Duration::from_millis(setting(
+            &defaults::STALE_ANSWER_CLIENT_TIMEOUT,
+            cache.stale_answer_client_timeout,
+        )?);
         let cache_answers = setting(&defaults::CACHE_ANSWERS, cache.answers.map(|v| v as u64))? as usize;
         let cache_keys = setting(&defaults::CACHE_KEYS, cache.keys.map(|v| v as u64))? as usize;
         let memory = cache.memory.as_ref().map(MemorySize::bytes).transpose()?;
@@ -649,6 +663,8 @@ impl Config {
             auto_trust_interval: Duration::from_secs(auto_trust_interval),
             nta_recheck_interval: Duration::from_secs(nta_recheck_interval),
             edns_buffer_size: u16::try_from(edns_buffer_size).unwrap_or(u16::MAX),
+            serve_stale,
+            stale_answer_client_timeout,
             local: local_data(file.local.as_deref().unwrap_or_default())?,
             forwards: {
                 let mut f =

@@ -100,6 +100,8 @@ pub fn build_resolver(
         key_cache_size: config.cache_keys,
         max_ttl: config.max_ttl,
         bogus_ttl: config.bogus_ttl,
+        serve_stale: config.serve_stale,
+        stale_client_timeout: config.stale_answer_client_timeout,
     };
     let negative =
         negative.unwrap_or_else(|| Arc::new(NegativeAnchors::configured(&config.negative_trust_anchors)));

@@ -103,6 +103,22 @@ pub const UPSTREAM_TIMEOUT_MS: Setting = Setting {
     max: 10_000,
     reason: "first wait for an upstream not yet measured; then srtt + 4 rttvar, doubled on a timeout; Unbound starts at 376",
 };
+/// `cache.serve-stale`, in seconds.
+pub const SERVE_STALE: Setting = Setting {
+    key: "cache.serve-stale",
+    default: 86_400,
+    min: 0,
+    max: 604_800,
+    reason: "seconds past its TTL a secure or insecure answer may be served when no upstream answers; RFC 8767 suggests 1 to 3 days, 0 turns it off",
+};
+/// `cache.stale-answer-client-timeout`, in milliseconds.
+pub const STALE_ANSWER_CLIENT_TIMEOUT: Setting = Setting {
+    key: "cache.stale-answer-client-timeout",
+    default: 1800,
+    min: 0,
+    max: 10_000,
+    reason: "milliseconds a client waits for a refresh before it gets the stale answer (RFC 8767 §5; Unbound 1800)",
+};
 /// `edns-buffer-size`.
 pub const EDNS_BUFFER_SIZE: Setting = Setting {
     key: "edns-buffer-size",
@@ -243,6 +259,14 @@ pub const KEYS: &[Key] = &[
     ),
     number(MAX_TTL, "Longest time in seconds an answer is cached."),
     number(BOGUS_TTL, "Seconds a bogus or failed answer is remembered (RFC 9520)."),
+    number(
+        SERVE_STALE,
+        "Serve-stale (RFC 8767): seconds past its TTL an answer may still be served, with TTL 30 and EDE 3 (Stale Answer), when no upstream answers. Only answers that were secure or insecure when cached and whose signatures are still valid; never bogus data. 0 turns it off.",
+    ),
+    number(
+        STALE_ANSWER_CLIENT_TIMEOUT,
+        "Milliseconds a client waits for the refresh of an expired answer before it gets the stale one; after a failed refresh, stale answers are served at once for 30 s.",
+    ),
     number(MAX_INFLIGHT, "Client queries in flight; more get SERVFAIL at once."),
     number(TCP_CONNECTIONS, "Concurrent client TCP connections."),
     number(TCP_IDLE_TIMEOUT, "Seconds an idle client TCP connection stays open."),
@@ -291,7 +315,7 @@ pub const KEYS: &[Key] = &[
 
 /// Every numeric setting, for the tests against `config/lookaside.toml`.
 #[cfg(test)]
-pub const ALL: [Setting; 11] = [
+pub const ALL: [Setting; 13] = [
     CACHE_ANSWERS,
     CACHE_KEYS,
     MAX_TTL,
@@ -303,6 +327,8 @@ pub const ALL: [Setting; 11] = [
     AUTO_TRUST_INTERVAL,
     NTA_RECHECK_INTERVAL,
     EDNS_BUFFER_SIZE,
+    SERVE_STALE,
+    STALE_ANSWER_CLIENT_TIMEOUT,
 ];
 
 #[cfg(test)]

@@ -200,3 +200,59 @@ fn check_config_reports_duplicate_and_shadowed_forwards() {
     let (ok, _, err) = lookaside(&["check-config", &bad]);
     assert!(!ok && err.contains("use \"validate\" or \"off\""), "{err}");
 }
+
+/// A UDP relay to `target` that can be switched off (it then drops every query), as an
+/// upstream that goes down.
+fn switchable_relay(h: &Hierarchy, target: SocketAddr) -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = sock.local_addr().unwrap();
+    let up = Arc::new(AtomicBool::new(true));
+    let on = up.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            if !on.load(Ordering::SeqCst) {
+                continue;
+            }
+            if let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) {
+                let _ = sock.send_to(&reply, peer);
+            }
+        }
+    });
+    (addr.to_string(), up)
+}
+
+#[test]
+fn rfc8767_secure_and_insecure_answers_are_served_stale_when_the_upstream_is_down() {
+    let h = hierarchy!();
+    let (relay, up) = switchable_relay(h, h.unbound);
+    let config = write_config(h, "stale.toml", "[cache]\nmax-ttl = 2\nstale-answer-client-timeout = 300\n");
+    let d = h.daemon(&["--config", &config, "--upstream", &relay]);
+    let secure = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert!(secure.has_flag(flags::AD));
+    let insecure = ask(d.addr, "www.unsigned.secure.example.", rtype::A, Opts::default());
+    assert!(insecure.rcode() == 0 && !insecure.has_flag(flags::AD) && !insecure.answer.is_empty());
+    let bogus = ask(d.addr, "www.expired.example.", rtype::A, Opts::default());
+    assert_eq!(bogus.rcode(), 2);
+    up.store(false, std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(2500));
+    let stale_ede = |m: &Message| ede(m).iter().any(|(code, _)| *code == 3);
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), 0, "{:?}", ede(&m));
+    assert!(m.has_flag(flags::AD), "stale secure data keeps AD");
+    assert!(stale_ede(&m), "EDE 3: {:?}", ede(&m));
+    assert!(!m.answer.is_empty() && m.answer.iter().all(|r| r.ttl <= 30), "{:?}", m.answer);
+    let m = ask(d.addr, "www.unsigned.secure.example.", rtype::A, Opts::default());
+    assert!(m.rcode() == 0 && !m.has_flag(flags::AD) && stale_ede(&m), "{:?}", ede(&m));
+    // Never bogus data, never what was not cached.
+    let m = ask(d.addr, "www.expired.example.", rtype::A, Opts::default());
+    assert!(m.rcode() == 2 && !stale_ede(&m));
+    let m = ask(d.addr, "nothere.secure.example.", rtype::TXT, Opts::default());
+    assert!(m.rcode() == 2 && !stale_ede(&m));
+    // The second ask in the hold-off is answered at once from the stale entry.
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert!(m.has_flag(flags::AD) && stale_ede(&m));
+    let (_, status) = d.ctl(&["status"]);
+    assert!(status.contains("stale 3"), "{status}");
+}

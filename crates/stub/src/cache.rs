@@ -113,6 +113,8 @@ struct Lru<K: std::hash::Hash + Eq, V> {
     bytes: usize,
     budget: usize,
     puts: u64,
+    /// How long past its expiry an entry is kept for serving stale (RFC 8767); zero for none.
+    grace: Duration,
 }
 
 /// Insertions between two sweeps of expired entries.
@@ -120,19 +122,25 @@ pub const SWEEP_EVERY: u64 = 1024;
 
 impl<K: std::hash::Hash + Eq + Clone + Weigh, V: Clone + Weigh> ExpiringLru<K, V> {
     fn new(capacity: usize, budget: usize) -> Self {
+        Self::with_grace(capacity, budget, Duration::ZERO)
+    }
+
+    fn with_grace(capacity: usize, budget: usize, grace: Duration) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Self { inner: Mutex::new(Lru { map: LruCache::new(cap), bytes: 0, budget, puts: 0 }) }
+        Self { inner: Mutex::new(Lru { map: LruCache::new(cap), bytes: 0, budget, puts: 0, grace }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lru<K, V>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A live entry; an expired one is dropped on the way.
+    /// A live entry; an expired one is dropped on the way (once past its grace).
     fn get(&self, key: &K, now: Instant) -> Option<V> {
         let mut inner = self.lock();
+        let grace = inner.grace;
         match inner.map.get(key) {
             Some((v, expires, _)) if *expires > now => Some(v.clone()),
+            Some((_, expires, _)) if *expires + grace > now => None,
             Some(_) => {
                 if let Some((_, _, w)) = inner.map.pop(key) {
                     inner.bytes -= w;
@@ -140,6 +148,18 @@ impl<K: std::hash::Hash + Eq + Clone + Weigh, V: Clone + Weigh> ExpiringLru<K, V
                 None
             }
             None => None,
+        }
+    }
+
+    /// An expired entry still within its grace, and when it expired. Does not refresh its place
+    /// in the LRU: stale data is a fallback, not a reason to keep it.
+    fn get_stale(&self, key: &K, now: Instant) -> Option<(V, Instant)> {
+        let inner = self.lock();
+        match inner.map.peek(key) {
+            Some((v, expires, _)) if *expires <= now && *expires + inner.grace > now => {
+                Some((v.clone(), *expires))
+            }
+            _ => None,
         }
     }
 
@@ -157,8 +177,9 @@ impl<K: std::hash::Hash + Eq + Clone + Weigh, V: Clone + Weigh> ExpiringLru<K, V
         inner.puts += 1;
         if inner.puts.is_multiple_of(SWEEP_EVERY) {
             let now = Instant::now();
+            let grace = inner.grace;
             let dead: Vec<K> =
-                inner.map.iter().filter(|(_, (_, e, _))| *e <= now).map(|(k, _)| k.clone()).collect();
+                inner.map.iter().filter(|(_, (_, e, _))| *e + grace <= now).map(|(k, _)| k.clone()).collect();
             for k in dead {
                 if let Some((_, _, w)) = inner.map.pop(&k) {
                     inner.bytes -= w;
@@ -216,6 +237,16 @@ impl AnswerCache {
     /// A cache of at most `capacity` answers and `budget` bytes.
     pub fn new(capacity: usize, budget: usize) -> Self {
         Self { entries: ExpiringLru::new(capacity, budget) }
+    }
+
+    /// As [`AnswerCache::new`], keeping expired answers for `grace` more, for serve-stale.
+    pub fn with_stale(capacity: usize, budget: usize, grace: Duration) -> Self {
+        Self { entries: ExpiringLru::with_grace(capacity, budget, grace) }
+    }
+
+    /// An expired answer still within the stale window, with how long ago it expired.
+    pub fn get_stale(&self, key: &CacheKey, now: Instant) -> Option<(CachedAnswer, Duration)> {
+        self.entries.get_stale(key, now).map(|(a, expired)| (a, now.saturating_duration_since(expired)))
     }
 
     /// Bytes held, by the estimate of [`Weigh`].
@@ -297,6 +328,32 @@ impl FailureBackoff {
     /// The question succeeded: start from 1 s next time.
     pub fn forget(&self, key: &CacheKey) {
         self.counts.remove_where(|k, _| k == key);
+    }
+}
+
+/// Questions whose refresh failed lately: their stale answers are served at once, without
+/// waiting for the upstreams again (RFC 8767 §5, the failure recheck timer, 30 s suggested).
+pub struct StaleHoldoff {
+    until: ExpiringLru<CacheKey, u32>,
+}
+
+/// How long after a failed refresh stale data is served without trying again (RFC 8767 §5).
+pub const FAILURE_RECHECK: Duration = Duration::from_secs(30);
+
+impl StaleHoldoff {
+    /// Remembers at most `capacity` questions.
+    pub fn new(capacity: usize) -> Self {
+        Self { until: ExpiringLru::new(capacity, usize::MAX) }
+    }
+
+    /// The refresh of `key` failed now.
+    pub fn failed(&self, key: &CacheKey) {
+        self.until.put(key.clone(), 1, Instant::now() + FAILURE_RECHECK);
+    }
+
+    /// True while `key` is held off.
+    pub fn holds(&self, key: &CacheKey) -> bool {
+        self.until.get(key, Instant::now()).is_some()
     }
 }
 

@@ -62,6 +62,7 @@ pub mod fuzzing {
                 age: 7,
                 cached: true,
                 steps: Vec::new(),
+                stale: data.len().is_multiple_of(2),
             };
             let reply = respond::build_response(&query, &res, limit);
             assert!(reply.len() <= limit, "{} octets over a limit of {limit}", reply.len());

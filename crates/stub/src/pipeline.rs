@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lookaside_dnssec::chain::{KeyCache, KeyEntry, Progress, StepStatus, Validator};
 use lookaside_dnssec::name::Name;
@@ -16,7 +16,7 @@ use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Message, Question};
 use tracing::{debug, info};
 
-use crate::cache::{AnswerCache, CacheKey, FailureBackoff, KeyStore};
+use crate::cache::{AnswerCache, CacheKey, FailureBackoff, KeyStore, StaleHoldoff};
 use crate::coalesce::Coalescer;
 use crate::forward::{Forward, Forwards};
 use crate::local::LocalData;
@@ -36,7 +36,16 @@ pub struct ResolverConfig {
     pub max_ttl: u32,
     /// How long a bogus or failed resolution is remembered (RFC 9520: 1 s – 5 min).
     pub bogus_ttl: u32,
+    /// Seconds past its TTL a secure or insecure answer may still be served when no upstream
+    /// answers (RFC 8767); 0 turns serve-stale off.
+    pub serve_stale: u32,
+    /// How long a client waits for a refresh before it gets the stale answer (RFC 8767 §5,
+    /// the client response timer; Unbound's stale-answer-client-timeout, 1.8 s).
+    pub stale_client_timeout: Duration,
 }
+
+/// Default of [`ResolverConfig::stale_client_timeout`] (as Unbound).
+pub const DEFAULT_STALE_CLIENT_TIMEOUT: Duration = Duration::from_millis(1800);
 
 /// Counters of verdicts handed out.
 #[derive(Debug, Default)]
@@ -55,6 +64,8 @@ pub struct VerdictStats {
     pub cache_hits: AtomicU64,
     /// Answers that needed the upstreams.
     pub cache_misses: AtomicU64,
+    /// Expired answers served because no upstream answered in time (RFC 8767).
+    pub stale: AtomicU64,
 }
 
 /// The resolver: upstreams, validator and caches.
@@ -77,6 +88,8 @@ pub struct Resolver {
     local: LocalData,
     /// Domains with upstreams of their own.
     forwards: Forwards,
+    /// Questions whose refresh failed lately: served stale at once.
+    stale_holdoff: StaleHoldoff,
 }
 
 /// Which try at a question a validation is.
@@ -130,7 +143,11 @@ impl Resolver {
     pub fn new(upstreams: Upstreams, validator: Validator, config: ResolverConfig) -> Self {
         let failure_capacity = config.answer_cache_size / 4 + 1;
         Self {
-            answers: AnswerCache::new(config.answer_cache_size, config.cache_memory / 4 * 3),
+            answers: AnswerCache::with_stale(
+                config.answer_cache_size,
+                config.cache_memory / 4 * 3,
+                Duration::from_secs(u64::from(config.serve_stale)),
+            ),
             unchecked: AnswerCache::new(config.answer_cache_size / 4 + 1, config.cache_memory / 8),
             keys: KeyStore::new(config.key_cache_size, config.cache_memory / 8, config.bogus_ttl),
             upstreams,
@@ -142,6 +159,7 @@ impl Resolver {
             failures: FailureBackoff::new(failure_capacity),
             local: LocalData::default(),
             forwards: Forwards::default(),
+            stale_holdoff: StaleHoldoff::new(failure_capacity),
         }
     }
 
@@ -267,14 +285,72 @@ impl Resolver {
     /// Identical questions in flight share one resolution (one upstream query, one validation).
     pub async fn resolve_uncached(&self, question: &Question, checking_disabled: bool) -> Resolution {
         let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
-        let (resolution, joined) = self
+        let stale = if checking_disabled { None } else { self.stale_answer(&key) };
+        if let Some(st) = &stale
+            && self.stale_holdoff.holds(&key)
+        {
+            return self.serve_stale(st.clone());
+        }
+        let work = self
             .questions
-            .run((key, checking_disabled), || self.resolve_miss(question, checking_disabled))
-            .await;
+            .run((key.clone(), checking_disabled), || self.resolve_miss(question, checking_disabled));
+        let (resolution, joined) = match &stale {
+            None => work.await,
+            // RFC 8767 §5: a client with stale data at hand waits only so long for the refresh.
+            Some(st) => match tokio::time::timeout(self.config.stale_client_timeout, work).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.stale_holdoff.failed(&key);
+                    return self.serve_stale(st.clone());
+                }
+            },
+        };
         if joined {
             metrics::counter!("lookaside_coalesced_total").increment(1);
         }
+        if let Some(st) = stale
+            && resolution.judgement.is_failure()
+        {
+            self.stale_holdoff.failed(&key);
+            return self.serve_stale(st);
+        }
         resolution
+    }
+
+    /// The expired answer for `key` that may be served stale (RFC 8767): within the stale
+    /// window, secure or insecure when cached (never bogus or failed data), and with every
+    /// signature still inside its validity period (stale serving must not outlive a proof).
+    fn stale_answer(&self, key: &CacheKey) -> Option<Resolution> {
+        if self.config.serve_stale == 0 {
+            return None;
+        }
+        let (hit, _) = self.answers.get_stale(key, Instant::now())?;
+        if !matches!(hit.judgement, Judgement::Checked(Security::Secure | Security::Insecure(_))) {
+            return None;
+        }
+        let now = unix_now();
+        let signatures_expire = hit
+            .response
+            .answer
+            .iter()
+            .chain(&hit.response.authority)
+            .filter(|r| r.rtype == rtype::RRSIG)
+            .filter_map(|r| {
+                r.rdata.get(8..12).map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+            })
+            .min();
+        if signatures_expire.is_some_and(|t| t <= now) {
+            return None;
+        }
+        let mut r = Resolution::from_cache(hit, 0);
+        r.stale = true;
+        Some(r)
+    }
+
+    fn serve_stale(&self, r: Resolution) -> Resolution {
+        self.stats.stale.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("lookaside_stale_answers_total").increment(1);
+        r
     }
 
     async fn resolve_miss(&self, question: &Question, checking_disabled: bool) -> Resolution {
@@ -317,6 +393,10 @@ impl Resolver {
         }
         if let Some(Security::Bogus(reason)) = resolution.security() {
             info!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %resolution.summary, "bogus: {reason}");
+        }
+        // A failed refresh leaves the stale answer in place, to be served instead (RFC 8767).
+        if resolution.judgement.is_failure() && self.stale_answer(&key).is_some() {
+            return resolution;
         }
         // A failure caches its verdict, not the upstream's message (a bogus KeyTrap answer is
         // tens of kilobytes, and its data is never served from the cache: CD asks upstream anew).
@@ -453,5 +533,75 @@ impl Resolver {
 fn cap_ttls(m: &mut Message, cap: u32) {
     for r in m.answer.iter_mut().chain(m.authority.iter_mut()) {
         r.ttl = r.ttl.min(cap);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lookaside_dnssec::outcome::{BogusReason, IndeterminateReason};
+    use lookaside_dnssec::wire::Record;
+
+    fn resolver(serve_stale: u32) -> Resolver {
+        let config = ResolverConfig {
+            answer_cache_size: 100,
+            cache_memory: 1 << 20,
+            key_cache_size: 10,
+            max_ttl: 3600,
+            bogus_ttl: 30,
+            serve_stale,
+            stale_client_timeout: DEFAULT_STALE_CLIENT_TIMEOUT,
+        };
+        let validator = Validator::new(lookaside_dnssec::TrustAnchors::empty());
+        Resolver::new(Upstreams::new(vec![]), validator, config)
+    }
+
+    fn key(n: &str) -> CacheKey {
+        CacheKey { name: Name::parse(n).unwrap(), qtype: rtype::A, qclass: 1 }
+    }
+
+    /// An answer with one A record and an RRSIG over it expiring at `expiration`.
+    fn answer(n: &str, expiration: u32) -> Arc<Message> {
+        let owner = Name::parse(n).unwrap();
+        let mut sig = vec![0, 1, 13, 2, 0, 0, 0, 60];
+        sig.extend_from_slice(&expiration.to_be_bytes());
+        sig.extend_from_slice(&[0; 4]);
+        let a =
+            Record { owner: owner.clone(), rtype: rtype::A, class: 1, ttl: 60, rdata: vec![192, 0, 2, 1] };
+        let rrsig = Record { owner, rtype: rtype::RRSIG, class: 1, ttl: 60, rdata: sig };
+        Arc::new(Message { answer: vec![a, rrsig], ..Default::default() })
+    }
+
+    #[test]
+    fn only_secure_or_insecure_answers_with_live_signatures_are_served_stale() {
+        let r = resolver(3600);
+        let later = (unix_now() + 86_400) as u32;
+        let earlier = (unix_now() - 60) as u32;
+        let secure = Judgement::Checked(Security::Secure);
+        let bogus = Judgement::Checked(Security::Bogus(BogusReason::CnameChainTooLong));
+        let failed = Judgement::Checked(Security::Indeterminate(IndeterminateReason::LookupFailed {
+            what: "z".into(),
+        }));
+        r.answers.put(key("good.example."), answer("good.example.", later), secure.clone(), String::new(), 1);
+        r.answers.put(key("old-sig.example."), answer("old-sig.example.", earlier), secure, String::new(), 1);
+        r.answers.put(key("bogus.example."), answer("bogus.example.", later), bogus, String::new(), 1);
+        r.answers.put(key("failed.example."), Arc::new(Message::default()), failed, String::new(), 1);
+        assert!(r.stale_answer(&key("good.example.")).is_none(), "not stale while fresh");
+        std::thread::sleep(Duration::from_millis(1100));
+        let stale = r.stale_answer(&key("good.example.")).expect("served stale");
+        assert!(stale.stale && stale.security().is_some_and(Security::is_secure));
+        assert!(r.stale_answer(&key("old-sig.example.")).is_none(), "never past signature expiration");
+        assert!(r.stale_answer(&key("bogus.example.")).is_none(), "never bogus data");
+        assert!(r.stale_answer(&key("failed.example.")).is_none(), "never a failure");
+        let off = resolver(0);
+        off.answers.put(
+            key("good.example."),
+            answer("good.example.", later),
+            Judgement::Checked(Security::Secure),
+            String::new(),
+            1,
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(off.stale_answer(&key("good.example.")).is_none(), "serve-stale = 0 is off");
     }
 }

@@ -58,6 +58,8 @@ pub struct Resolution {
     pub cached: bool,
     /// The chain steps of the validation (empty when served from cache).
     pub steps: Vec<ChainStep>,
+    /// Served stale (RFC 8767): expired data, because no upstream answered in time.
+    pub stale: bool,
 }
 
 impl Resolution {
@@ -70,6 +72,7 @@ impl Resolution {
             age: 0,
             cached: false,
             steps: verdict.steps,
+            stale: false,
         }
     }
 
@@ -82,6 +85,7 @@ impl Resolution {
             age: 0,
             cached: false,
             steps: Vec::new(),
+            stale: false,
         }
     }
 
@@ -94,6 +98,7 @@ impl Resolution {
             age: 0,
             cached: false,
             steps: Vec::new(),
+            stale: false,
         }
     }
 
@@ -106,6 +111,7 @@ impl Resolution {
             age,
             cached: true,
             steps: Vec::new(),
+            stale: false,
         }
     }
 
@@ -126,6 +132,7 @@ impl Resolution {
             age: 0,
             cached: false,
             steps: Vec::new(),
+            stale: false,
         }
     }
 

@@ -19,6 +19,8 @@ use crate::resolution::{Judgement, Resolution};
 
 /// Largest UDP answer we send, whatever the client advertises (DNS Flag Day 2020).
 pub const MAX_UDP_ANSWER: u16 = 1232;
+/// TTL of records in a stale answer (RFC 8767 §4 recommends 30 s).
+pub const STALE_TTL: u32 = 30;
 /// UDP answer limit for a client without EDNS (RFC 1035 §4.2.1).
 pub const PLAIN_UDP_ANSWER: u16 = 512;
 /// EDNS option code of Extended DNS Errors.
@@ -258,6 +260,10 @@ pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Ve
     }
     let keep = |r: &&Record| dnssec_ok || !is_dnssec_type(r.rtype) || r.rtype == query.question.qtype;
     let ede = match res.security() {
+        _ if res.stale => Some((
+            lookaside_dnssec::iana::ede::STALE_ANSWER,
+            "no upstream answered in time: the cached answer, past its TTL (RFC 8767)".to_string(),
+        )),
         Some(s @ Security::Insecure(_)) => s.ede(),
         _ => None,
     };
@@ -269,7 +275,9 @@ pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Ve
         (Section::Additional, &response.additional),
     ] {
         for r in records.iter().filter(keep) {
-            w.record_with_ttl(section, r, r.ttl.saturating_sub(res.age));
+            // RFC 8767 §4: stale data goes out with a short TTL (30 s recommended).
+            let ttl = if res.stale { STALE_TTL.min(r.ttl) } else { r.ttl.saturating_sub(res.age) };
+            w.record_with_ttl(section, r, ttl);
         }
     }
     if let Some(e) = response_edns(query.edns.as_ref(), ede, rc) {

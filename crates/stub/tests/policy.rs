@@ -65,6 +65,7 @@ fn resolution(judgement: Judgement) -> Resolution {
         age: 0,
         cached: false,
         steps: Vec::new(),
+        stale: false,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod ede {
     pub const OTHER: u16 = 0;
     pub const UNSUPPORTED_DNSKEY_ALGORITHM: u16 = 1;
     pub const UNSUPPORTED_DS_DIGEST: u16 = 2;
+    pub const STALE_ANSWER: u16 = 3;
     pub const DNSSEC_INDETERMINATE: u16 = 5;
     pub const DNSSEC_BOGUS: u16 = 6;
     pub const SIGNATURE_EXPIRED: u16 = 7;
