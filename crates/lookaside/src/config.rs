@@ -372,6 +372,8 @@ pub struct CacheConfig {
     /// Milliseconds a client waits for a refresh before getting the stale answer
     /// ([`defaults::STALE_ANSWER_CLIENT_TIMEOUT`]).
     pub stale_answer_client_timeout: Option<u64>,
+    /// Refresh answers asked for in the last tenth of their TTL (default true).
+    pub prefetch: Option<bool>,
 }
 
 /// A size in bytes: an integer, or a string with a K, M or G suffix (powers of 1024).
@@ -452,6 +454,8 @@ pub struct Config {
     pub serve_stale: u32,
     /// Client response timer for stale answers.
     pub stale_answer_client_timeout: Duration,
+    /// Background refresh of answers near expiry.
+    pub prefetch: bool,
     /// In-flight cap.
     pub max_inflight: usize,
     /// TCP connection cap.
@@ -665,6 +669,7 @@ impl Config {
             edns_buffer_size: u16::try_from(edns_buffer_size).unwrap_or(u16::MAX),
             serve_stale,
             stale_answer_client_timeout,
+            prefetch: cache.prefetch.unwrap_or(true),
             local: local_data(file.local.as_deref().unwrap_or_default())?,
             forwards: {
                 let mut f =

@@ -102,6 +102,7 @@ pub fn build_resolver(
         bogus_ttl: config.bogus_ttl,
         serve_stale: config.serve_stale,
         stale_client_timeout: config.stale_answer_client_timeout,
+        prefetch: config.prefetch,
     };
     let negative =
         negative.unwrap_or_else(|| Arc::new(NegativeAnchors::configured(&config.negative_trust_anchors)));
@@ -178,7 +179,11 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
             "lookaside {} ready", env!("CARGO_PKG_VERSION")
         );
         let resolver = match build_resolver(&config, anchors, None) {
-            Ok(r) => Arc::new(ArcSwap::from_pointee(r)),
+            Ok(r) => {
+                let r = Arc::new(r);
+                r.start_prefetch();
+                Arc::new(ArcSwap::new(r))
+            }
             Err(e) => {
                 error!("{e}");
                 return ExitCode::FAILURE;
@@ -295,7 +300,9 @@ fn reload(args: &CommonArgs, current: &ArcSwap<Resolver>) -> Result<(), String> 
                     return Err(e);
                 }
             };
-            current.store(Arc::new(new));
+            let new = Arc::new(new);
+            new.start_prefetch();
+            current.store(new);
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
             info!("configuration reloaded");
             Ok(())

@@ -263,6 +263,11 @@ pub const KEYS: &[Key] = &[
         SERVE_STALE,
         "Serve-stale (RFC 8767): seconds past its TTL an answer may still be served, with TTL 30 and EDE 3 (Stale Answer), when no upstream answers. Only answers that were secure or insecure when cached and whose signatures are still valid; never bogus data. 0 turns it off.",
     ),
+    text(
+        "cache.prefetch",
+        "true",
+        "Refresh an answer asked for in the last tenth of its TTL (at least 10 s) in the background, as Unbound's prefetch, so that names in use do not expire in the clients' face.",
+    ),
     number(
         STALE_ANSWER_CLIENT_TIMEOUT,
         "Milliseconds a client waits for the refresh of an expired answer before it gets the stale one; after a failed refresh, stale answers are served at once for 30 s.",

@@ -256,3 +256,31 @@ fn rfc8767_secure_and_insecure_answers_are_served_stale_when_the_upstream_is_dow
     let (_, status) = d.ctl(&["status"]);
     assert!(status.contains("stale 3"), "{status}");
 }
+
+#[test]
+fn an_answer_asked_for_near_its_expiry_is_refreshed_in_the_background() {
+    let h = hierarchy!();
+    let (relay, counts) = counting_relay(h, h.unbound);
+    let config = write_config(h, "prefetch.toml", "[cache]\nmax-ttl = 10\n");
+    let d = h.daemon(&["--config", &config, "--upstream", &relay]);
+    let asked = || counts.lock().unwrap().get("www.secure.example. A").copied().unwrap_or(0);
+    assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
+    assert_eq!(asked(), 1);
+    // Halfway: a plain cache hit.
+    std::thread::sleep(Duration::from_secs(5));
+    ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert_eq!(asked(), 1);
+    // In the last tenth of its TTL: answered from the cache, refreshed behind it.
+    std::thread::sleep(Duration::from_millis(4200));
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert!(m.has_flag(flags::AD));
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(asked(), 2, "one refresh: {:?}", counts.lock().unwrap());
+    // Past the old expiry the refreshed answer is there: no client waits for the upstream.
+    std::thread::sleep(Duration::from_millis(1500));
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert!(m.has_flag(flags::AD));
+    assert_eq!(asked(), 2, "answered from the refreshed entry");
+    let (_, status) = d.ctl(&["status"]);
+    assert!(status.contains("prefetches 1"), "{status}");
+}

@@ -37,6 +37,8 @@ pub struct CachedAnswer {
     /// The chain summary for EDE texts (shared: cache hits do not copy it).
     pub summary: Arc<str>,
     stored: Instant,
+    /// The TTL it was stored with, in seconds.
+    pub ttl: u32,
 }
 
 impl CachedAnswer {
@@ -272,7 +274,7 @@ impl AnswerCache {
             return;
         }
         let now = Instant::now();
-        let entry = CachedAnswer { response, judgement, summary: summary.into(), stored: now };
+        let entry = CachedAnswer { response, judgement, summary: summary.into(), stored: now, ttl };
         if self.entries.put(key, entry, now + Duration::from_secs(ttl as u64)) {
             metrics::counter!("lookaside_cache_evictions_total").increment(1);
         }

@@ -42,7 +42,16 @@ pub struct ResolverConfig {
     /// How long a client waits for a refresh before it gets the stale answer (RFC 8767 §5,
     /// the client response timer; Unbound's stale-answer-client-timeout, 1.8 s).
     pub stale_client_timeout: Duration,
+    /// Refresh an answer asked for in the last tenth of its TTL in the background (Unbound's
+    /// `prefetch`), so that busy names do not expire in the clients' face.
+    pub prefetch: bool,
 }
+
+/// Answers with a shorter TTL are not prefetched (Unbound's rule: a refresh would cost more
+/// than it saves).
+pub const PREFETCH_MIN_TTL: u32 = 10;
+/// Prefetches queued at once; more are dropped (the answer is simply refreshed when it expires).
+pub const PREFETCH_QUEUE: usize = 256;
 
 /// Default of [`ResolverConfig::stale_client_timeout`] (as Unbound).
 pub const DEFAULT_STALE_CLIENT_TIMEOUT: Duration = Duration::from_millis(1800);
@@ -66,6 +75,8 @@ pub struct VerdictStats {
     pub cache_misses: AtomicU64,
     /// Expired answers served because no upstream answered in time (RFC 8767).
     pub stale: AtomicU64,
+    /// Answers refreshed in the background before they expired.
+    pub prefetches: AtomicU64,
 }
 
 /// The resolver: upstreams, validator and caches.
@@ -90,6 +101,10 @@ pub struct Resolver {
     forwards: Forwards,
     /// Questions whose refresh failed lately: served stale at once.
     stale_holdoff: StaleHoldoff,
+    /// Where cache hits near their expiry send their question for a background refresh (set
+    /// by [`Resolver::start_prefetch`]), and the questions queued or being refreshed.
+    prefetch_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<Question>>,
+    prefetching: std::sync::Mutex<std::collections::HashSet<CacheKey>>,
 }
 
 /// Which try at a question a validation is.
@@ -160,6 +175,8 @@ impl Resolver {
             local: LocalData::default(),
             forwards: Forwards::default(),
             stale_holdoff: StaleHoldoff::new(failure_capacity),
+            prefetch_queue: std::sync::OnceLock::new(),
+            prefetching: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -268,7 +285,55 @@ impl Resolver {
         metrics::counter!("lookaside_cache_hits_total").increment(1);
         self.count(&hit.judgement);
         let age = hit.age(now);
+        // Asked for in the last tenth of its life: refresh it in the background.
+        if !checking_disabled
+            && hit.ttl >= PREFETCH_MIN_TTL
+            && u64::from(age) * 10 >= u64::from(hit.ttl) * 9
+            && !hit.judgement.is_failure()
+        {
+            self.queue_prefetch(question, key);
+        }
         Some(Resolution::from_cache(hit, age))
+    }
+
+    /// Starts the background refresher of answers near expiry (when `prefetch` is on). It holds
+    /// the resolver weakly: a resolver replaced on reload ends with its last user.
+    pub fn start_prefetch(self: &Arc<Self>) {
+        if !self.config.prefetch {
+            return;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Question>(PREFETCH_QUEUE);
+        if self.prefetch_queue.set(tx).is_err() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(question) = rx.recv().await {
+                let Some(resolver) = weak.upgrade() else { break };
+                tokio::spawn(async move {
+                    let key = CacheKey {
+                        name: question.name.clone(),
+                        qtype: question.qtype,
+                        qclass: question.qclass,
+                    };
+                    resolver.stats.prefetches.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("lookaside_prefetches_total").increment(1);
+                    resolver.resolve_uncached(&question, false).await;
+                    resolver.prefetching.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                });
+            }
+        });
+    }
+
+    fn queue_prefetch(&self, question: &Question, key: CacheKey) {
+        let Some(queue) = self.prefetch_queue.get() else { return };
+        let mut inflight = self.prefetching.lock().unwrap_or_else(|e| e.into_inner());
+        if inflight.len() >= PREFETCH_QUEUE || !inflight.insert(key.clone()) {
+            return;
+        }
+        if queue.try_send(question.clone()).is_err() {
+            inflight.remove(&key);
+        }
     }
 
     /// Resolves `question`: from the cache, else as [`Resolver::resolve_uncached`].
@@ -551,6 +616,7 @@ mod tests {
             bogus_ttl: 30,
             serve_stale,
             stale_client_timeout: DEFAULT_STALE_CLIENT_TIMEOUT,
+            prefetch: false,
         };
         let validator = Validator::new(lookaside_dnssec::TrustAnchors::empty());
         Resolver::new(Upstreams::new(vec![]), validator, config)
