@@ -398,6 +398,14 @@ pub enum IndeterminateReason {
         /// What was looked up.
         what: String,
     },
+    /// The upstream that answered was found unfit by its probe: the failure is its doing,
+    /// not the zone's.
+    UpstreamUnfit {
+        /// The upstream.
+        upstream: String,
+        /// What its probe found, e.g. "answered NXDOMAIN to . DNSKEY".
+        reason: String,
+    },
     /// No trust anchor covers the name.
     NoTrustAnchor,
 }
@@ -407,6 +415,7 @@ impl IndeterminateReason {
     pub fn ede_code(&self) -> u16 {
         match self {
             Self::LookupFailed { .. } => ede::NO_REACHABLE_AUTHORITY,
+            Self::UpstreamUnfit { .. } => ede::NETWORK_ERROR,
             Self::NoTrustAnchor => ede::DNSSEC_INDETERMINATE,
         }
     }
@@ -416,6 +425,9 @@ impl fmt::Display for IndeterminateReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::LookupFailed { what } => write!(f, "lookup of {what} failed"),
+            Self::UpstreamUnfit { upstream, reason } => {
+                write!(f, "upstream {upstream} does not serve DNSSEC data ({reason})")
+            }
             Self::NoTrustAnchor => f.write_str("no trust anchor covers the name"),
         }
     }

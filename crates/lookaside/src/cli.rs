@@ -69,6 +69,16 @@ pub enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Probe the upstreams' DNSSEC fitness: signed . DNSKEY over UDP and TCP, a signed denial,
+    /// a TLD's signed DS, the question's case. One block per upstream with each check and a
+    /// verdict (fit, degraded, unfit, unreachable); exit status 0 when one is fit, 2 otherwise.
+    Probe {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the man pages and shell completions into DIR (for packaging).
     #[command(hide = true)]
     Dist {
@@ -228,6 +238,86 @@ where
             ExitCode::from(2)
         }
     }
+}
+
+/// `lookaside probe`: probes every configured upstream at once and prints the verdicts.
+pub fn probe(args: &CommonArgs, json: bool) -> ExitCode {
+    use lookaside_stub::probe::{Fitness, Outcome, Report};
+    let config = match args.load().and_then(|c| c.require_upstreams().map(|()| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lookaside: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lookaside: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let plain: Vec<_> = config.upstreams.iter().filter(|u| u.tls.is_none()).map(|u| u.addr).collect();
+    let reports: Vec<Report> = runtime.block_on(async {
+        let handles: Vec<_> = plain
+            .iter()
+            .map(|a| {
+                let size = config.edns_buffer_size;
+                tokio::spawn(lookaside_stub::probe::probe(*a, lookaside_stub::upkeep::PROBE_WAIT, size))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            if let Ok(r) = h.await {
+                out.push(r);
+            }
+        }
+        out
+    });
+    let tls: Vec<String> =
+        config.upstreams.iter().filter(|u| u.tls.is_some()).map(ToString::to_string).collect();
+    if json {
+        let outcome = |o: &Outcome| match o {
+            Outcome::Pass(d) => serde_json::json!({"result": "pass", "detail": d}),
+            Outcome::Fail(f, d) => serde_json::json!({"result": "fail", "makes": f.word(), "detail": d}),
+            Outcome::Skipped(d) => serde_json::json!({"result": "skipped", "detail": d}),
+        };
+        let mut list: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "upstream": r.upstream.to_string(),
+                    "verdict": r.fitness().word(),
+                    "reason": r.reason(),
+                    "checks": r.checks.iter().map(|c| {
+                        let mut v = outcome(&c.outcome);
+                        v["check"] = serde_json::Value::from(c.what.clone());
+                        v
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        list.extend(tls.iter().map(|t| serde_json::json!({"upstream": t, "verdict": "not probed", "reason": "DNS over TLS upstreams are not probed"})));
+        println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+    } else {
+        for r in &reports {
+            match r.fitness() {
+                Fitness::Fit => println!("upstream {}: fit", r.upstream),
+                f => println!("upstream {}: {f}: {}", r.upstream, r.reason()),
+            }
+            for c in &r.checks {
+                match &c.outcome {
+                    Outcome::Pass(d) => println!("  ok    {}: {d}", c.what),
+                    Outcome::Fail(_, d) => println!("  FAIL  {}: {d}", c.what),
+                    Outcome::Skipped(d) => println!("  skip  {}: {d}", c.what),
+                }
+            }
+        }
+        for t in &tls {
+            println!("upstream {t}: not probed (DNS over TLS upstreams are not probed)");
+        }
+    }
+    if reports.iter().any(|r| r.fitness().usable()) { ExitCode::SUCCESS } else { ExitCode::from(2) }
 }
 
 /// `lookaside check-config FILE`: loads the file as `serve` would and prints the effective

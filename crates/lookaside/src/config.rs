@@ -105,6 +105,8 @@ pub struct FileConfig {
     pub auto_trust_anchors: Option<Vec<String>>,
     /// EDNS UDP payload size advertised to upstreams ([`defaults::EDNS_BUFFER_SIZE`]).
     pub edns_buffer_size: Option<u64>,
+    /// Seconds between upstream probes ([`defaults::UPSTREAM_PROBE_INTERVAL`]).
+    pub upstream_probe_interval: Option<u64>,
     /// Names answered from the configuration.
     pub local: Option<Vec<LocalEntry>>,
     /// Domains with upstreams of their own.
@@ -490,6 +492,8 @@ pub struct Config {
     pub auto_trust_anchors: Vec<Name>,
     /// EDNS UDP payload size advertised to upstreams.
     pub edns_buffer_size: u16,
+    /// Between upstream probes.
+    pub upstream_probe_interval: Duration,
     /// Names answered from the configuration.
     pub local: LocalData,
     /// Domains with upstreams of their own: the file's, then `--forward`'s.
@@ -621,6 +625,8 @@ impl Config {
         let auto_trust_interval = setting(&defaults::AUTO_TRUST_INTERVAL, file.auto_trust_interval)?;
         let nta_recheck_interval = setting(&defaults::NTA_RECHECK_INTERVAL, file.nta_recheck_interval)?;
         let edns_buffer_size = setting(&defaults::EDNS_BUFFER_SIZE, file.edns_buffer_size)?;
+        let upstream_probe_interval =
+            setting(&defaults::UPSTREAM_PROBE_INTERVAL, file.upstream_probe_interval)?;
         let mut lookaside_src = file.lookaside.clone().unwrap_or_default();
         for arg in &overrides.lookaside {
             let (domain, anchor) = match arg.split_once('=') {
@@ -667,6 +673,7 @@ impl Config {
             auto_trust_interval: Duration::from_secs(auto_trust_interval),
             nta_recheck_interval: Duration::from_secs(nta_recheck_interval),
             edns_buffer_size: u16::try_from(edns_buffer_size).unwrap_or(u16::MAX),
+            upstream_probe_interval: Duration::from_secs(upstream_probe_interval),
             serve_stale,
             stale_answer_client_timeout,
             prefetch: cache.prefetch.unwrap_or(true),

@@ -211,6 +211,8 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
             move || resolver.load_full()
         };
         tokio::spawn(upkeep::recheck_negative_anchors(current.clone(), config.nta_recheck_interval));
+        let probe_wake = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(upkeep::probe_periodically(current.clone(), config.upstream_probe_interval, probe_wake.clone()));
         let points: Vec<TrustPointFile> = config
             .auto_trust_zones()
             .into_iter()
@@ -239,9 +241,11 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
                 _ = recv(&mut term) => { info!("terminated, exiting"); break; }
                 _ = recv(&mut hangup) => {
                     let _ = reload(args, &resolver);
+                    probe_wake.notify_one();
                 }
                 Some(reply) = reload_rx.recv() => {
                     let _ = reply.send(reload(args, &resolver));
+                    probe_wake.notify_one();
                 }
                 _ = tokio::time::sleep(watchdog.unwrap_or(Duration::from_secs(3600))), if watchdog.is_some() => {
                     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);

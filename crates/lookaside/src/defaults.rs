@@ -119,6 +119,14 @@ pub const STALE_ANSWER_CLIENT_TIMEOUT: Setting = Setting {
     max: 10_000,
     reason: "milliseconds a client waits for a refresh before it gets the stale answer (RFC 8767 §5; Unbound 1800)",
 };
+/// `upstream-probe-interval`, in seconds.
+pub const UPSTREAM_PROBE_INTERVAL: Setting = Setting {
+    key: "upstream-probe-interval",
+    default: 300,
+    min: 10,
+    max: 86_400,
+    reason: "seconds between probes of the upstreams' DNSSEC fitness (four queries each); also probed at start-up and on reload",
+};
 /// `edns-buffer-size`.
 pub const EDNS_BUFFER_SIZE: Setting = Setting {
     key: "edns-buffer-size",
@@ -281,6 +289,10 @@ pub const KEYS: &[Key] = &[
          follows its measured round trip (smoothed RTT + 4 × deviation, at least 50 ms, doubled after a timeout).",
     ),
     number(
+        UPSTREAM_PROBE_INTERVAL,
+        "Seconds between probes of the upstreams (also at start-up and on reload): does . DNSKEY come signed over UDP and TCP, a denial with signed proofs, a TLD's DS signed, the question's case kept. Unfit and unreachable upstreams are asked only when no fit one is left; see lookaside probe.",
+    ),
+    number(
         EDNS_BUFFER_SIZE,
         "EDNS UDP payload size advertised to the upstreams (RFC 6891 §6.2.5); a larger answer arrives truncated and is asked again over TCP. Answers to clients are kept to 1232 octets over UDP whatever the setting.",
     ),
@@ -320,7 +332,7 @@ pub const KEYS: &[Key] = &[
 
 /// Every numeric setting, for the tests against `config/lookaside.toml`.
 #[cfg(test)]
-pub const ALL: [Setting; 13] = [
+pub const ALL: [Setting; 14] = [
     CACHE_ANSWERS,
     CACHE_KEYS,
     MAX_TTL,
@@ -334,6 +346,7 @@ pub const ALL: [Setting; 13] = [
     EDNS_BUFFER_SIZE,
     SERVE_STALE,
     STALE_ANSWER_CLIENT_TIMEOUT,
+    UPSTREAM_PROBE_INTERVAL,
 ];
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Probe { common, json } => lookaside::cli::probe(&common, json),
         Command::Dist { dir } => match dist::write_all(&dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -598,7 +598,8 @@ fn an_upstream_slower_than_the_first_timeout_still_answers() {
     }
     // The warm name needed its first query sent twice at most; nothing else was re-sent.
     let c = counts.lock().unwrap();
-    assert!(c.values().all(|n| *n <= 2), "{c:?}");
+    // (The start-up probe asks . DNSKEY and a TLD's DS of its own: not counted.)
+    assert!(c.iter().filter(|(k, _)| k.contains("secure.example")).all(|(_, n)| *n <= 2), "{c:?}");
     let (_, status) = d.ctl(&["status"]);
     let srtt: u64 = status
         .split_once("srtt=")

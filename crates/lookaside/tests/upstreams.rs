@@ -284,3 +284,155 @@ fn an_answer_asked_for_near_its_expiry_is_refreshed_in_the_background() {
     let (_, status) = d.ctl(&["status"]);
     assert!(status.contains("prefetches 1"), "{status}");
 }
+
+/// A UDP "upstream" that answers NXDOMAIN to everything, unsigned, as a resolver without
+/// Internet access or a captive portal does.
+fn nxdomain_upstream(h: &Hierarchy) -> (String, Counts) {
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = sock.local_addr().unwrap();
+    let counts: Counts = Arc::default();
+    let seen = counts.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let Ok(mut m) = Message::parse(&buf[..n]) else { continue };
+            if let Some(q) = m.questions.first() {
+                let key = format!("{} {}", q.name.to_string().to_lowercase(), rtype::type_name(q.qtype));
+                *seen.lock().unwrap().entry(key).or_insert(0) += 1;
+            }
+            m.flags = (m.flags & !0x000f) | flags::QR | flags::RA | 3;
+            m.answer.clear();
+            m.authority.clear();
+            m.additional.clear();
+            let _ = sock.send_to(&m.to_wire(), peer);
+        }
+    });
+    (addr.to_string(), counts)
+}
+
+/// A UDP relay to Unbound that strips RRSIG, NSEC and NSEC3 records, as old home routers do.
+fn stripping_relay(h: &Hierarchy) -> String {
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = sock.local_addr().unwrap();
+    let target = h.unbound;
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) else { continue };
+            let Ok(mut m) = Message::parse(&reply) else { continue };
+            for section in [&mut m.answer, &mut m.authority, &mut m.additional] {
+                section.retain(|r| ![rtype::RRSIG, rtype::NSEC, rtype::NSEC3].contains(&r.rtype));
+            }
+            let _ = sock.send_to(&m.to_wire(), peer);
+        }
+    });
+    addr.to_string()
+}
+
+fn probe_json(args: &[&str]) -> (bool, Vec<serde_json::Value>) {
+    let mut all = vec!["probe", "--json"];
+    all.extend_from_slice(args);
+    let (ok, out, err) = lookaside(&all);
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    (ok, list)
+}
+
+fn verdict_of<'a>(list: &'a [serde_json::Value], upstream: &str) -> (&'a str, &'a str) {
+    let v = list.iter().find(|v| v["upstream"] == upstream).unwrap_or_else(|| panic!("{upstream}: {list:?}"));
+    (v["verdict"].as_str().unwrap(), v["reason"].as_str().unwrap())
+}
+
+#[test]
+fn probe_tells_fit_degraded_unfit_and_unreachable_apart() {
+    let h = hierarchy!();
+    let good = h.unbound.to_string();
+    let (liar, _) = nxdomain_upstream(h);
+    let stripper = stripping_relay(h);
+    let (udp_only, _) = counting_relay(h, h.unbound);
+    let silent = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let dead = silent.local_addr().unwrap().to_string();
+    let (ok, list) = probe_json(&[
+        "--upstream",
+        &good,
+        "--upstream",
+        &liar,
+        "--upstream",
+        &stripper,
+        "--upstream",
+        &udp_only,
+        "--upstream",
+        &dead,
+    ]);
+    assert!(ok, "one upstream is fit: exit status 0");
+    assert_eq!(verdict_of(&list, &good), ("fit", ""));
+    let (v, why) = verdict_of(&list, &liar);
+    assert_eq!((v, why), ("unfit", "answered NXDOMAIN to . DNSKEY"));
+    let (v, why) = verdict_of(&list, &stripper);
+    assert!(v == "unfit" && why.contains("strips RRSIGs"), "{v}: {why}");
+    let (v, why) = verdict_of(&list, &udp_only);
+    assert!(v == "degraded" && why.contains("no answer over TCP"), "{v}: {why}");
+    let (v, why) = verdict_of(&list, &dead);
+    assert!(v == "unreachable" && why.contains("no reply"), "{v}: {why}");
+    // The fit one's checks all pass or are skipped with a reason.
+    let fit = list.iter().find(|v| v["upstream"] == good.as_str()).unwrap();
+    assert!(fit["checks"].as_array().unwrap().iter().all(|c| c["result"] != "fail"), "{fit}");
+    // Text form, and exit status 2 when none is fit.
+    let (ok, out, _) = lookaside(&["probe", "--upstream", &liar, "--upstream", &stripper]);
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("upstream {liar}: unfit: answered NXDOMAIN to . DNSKEY")), "{out}");
+    assert!(out.contains("  FAIL  . DNSKEY over UDP with DO"), "{out}");
+}
+
+fn wait_for_probe(d: &harness::Daemon, upstream: &str, verdict: &str) {
+    for _ in 0..100 {
+        let (_, status) = d.ctl(&["status"]);
+        if status.lines().any(|l| {
+            l.starts_with(&format!("upstream {upstream} ")) && l.contains(&format!("probe={verdict}"))
+        }) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no probe verdict {verdict} for {upstream}: {}", d.ctl(&["status"]).1);
+}
+
+#[test]
+fn unfit_upstreams_are_quarantined_while_a_fit_one_exists() {
+    let h = hierarchy!();
+    let (liar, counts) = nxdomain_upstream(h);
+    let good = h.unbound.to_string();
+    let d = h.daemon(&["--upstream", &liar, "--upstream", &good]);
+    wait_for_probe(&d, &liar, "unfit");
+    wait_for_probe(&d, &good, "fit");
+    let before: usize = counts.lock().unwrap().values().sum();
+    let names = [
+        ("www.secure.example.", rtype::A),
+        ("_xmpp-server._tcp.secure.example.", rtype::SRV),
+        ("_5269._tcp.xmpp.secure.example.", rtype::TLSA),
+        ("www.sub.secure.example.", rtype::A),
+        ("nothere.secure.example.", rtype::A),
+        ("www.nsec3.example.", rtype::AAAA),
+        ("nothere.nsec3.example.", rtype::A),
+    ];
+    for (name, qtype) in names {
+        let m = ask(d.addr, name, qtype, Opts::default());
+        assert!(m.has_flag(flags::AD), "{name}: rcode {} {:?}", m.rcode(), ede(&m));
+    }
+    let after: usize = counts.lock().unwrap().values().sum();
+    assert_eq!(after, before, "no query to the unfit upstream after its probe: {:?}", counts.lock().unwrap());
+}
+
+#[test]
+fn with_only_an_unfit_upstream_the_error_names_it() {
+    let h = hierarchy!();
+    let (liar, _) = nxdomain_upstream(h);
+    let d = h.daemon(&["--upstream", &liar]);
+    wait_for_probe(&d, &liar, "unfit");
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert_eq!(m.rcode(), 2);
+    let e = ede(&m);
+    let expected = format!("upstream {liar} does not serve DNSSEC data (answered NXDOMAIN to . DNSKEY)");
+    assert!(e.iter().any(|(code, text)| *code == 23 && text.contains(&expected)), "{e:?}");
+    assert!(d.log().contains("upstream probe: unfit: answered NXDOMAIN to . DNSKEY"), "{}", d.log());
+}

@@ -9,6 +9,7 @@ pub mod coalesce;
 pub mod forward;
 pub mod local;
 pub mod pipeline;
+pub mod probe;
 pub mod resolution;
 pub mod respond;
 pub mod rtt;

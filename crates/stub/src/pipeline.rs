@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lookaside_dnssec::chain::{KeyCache, KeyEntry, Progress, StepStatus, Validator};
 use lookaside_dnssec::name::Name;
 use lookaside_dnssec::negative::NegativeAnchors;
-use lookaside_dnssec::outcome::{InsecureReason, Security};
+use lookaside_dnssec::outcome::{IndeterminateReason, InsecureReason, Security};
 use lookaside_dnssec::rdata::{Nsec, soa_minimum};
 use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Message, Question};
@@ -552,6 +552,14 @@ impl Resolver {
             debug!(name = %question.name, zone = %step.zone, "secured via look-aside: {}", step.detail);
         }
         debug!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %verdict.summary(), "{}", verdict.security);
+        // A failure from an upstream its probe found unfit is that upstream's doing: say so,
+        // instead of a chain message that blames the zone.
+        if matches!(verdict.security, Security::Bogus(_) | Security::Indeterminate(_))
+            && let Some((_, reason)) = upstreams.fitness(from).filter(|(f, _)| !f.usable())
+        {
+            let why = IndeterminateReason::UpstreamUnfit { upstream: from.to_string(), reason };
+            return (Resolution::indeterminate(why, verdict.summary()), Some(from));
+        }
         let mut response = response;
         if verdict.security.is_secure() && verdict.ttl_cap > 0 {
             cap_ttls(&mut response, verdict.ttl_cap);
@@ -604,7 +612,7 @@ fn cap_ttls(m: &mut Message, cap: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lookaside_dnssec::outcome::{BogusReason, IndeterminateReason};
+    use lookaside_dnssec::outcome::BogusReason;
     use lookaside_dnssec::wire::Record;
 
     fn resolver(serve_stale: u32) -> Resolver {

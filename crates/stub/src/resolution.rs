@@ -89,6 +89,19 @@ impl Resolution {
         }
     }
 
+    /// No verdict, for `reason`, with the chain summary of the validation that led to it.
+    pub fn indeterminate(reason: IndeterminateReason, summary: String) -> Self {
+        Self {
+            response: None,
+            judgement: Judgement::Checked(Security::Indeterminate(reason)),
+            summary,
+            age: 0,
+            cached: false,
+            steps: Vec::new(),
+            stale: false,
+        }
+    }
+
     /// Data for a CD query, not validated.
     pub fn unchecked(response: Arc<Message>) -> Self {
         Self {

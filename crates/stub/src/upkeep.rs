@@ -121,3 +121,48 @@ fn write_state(path: &Path, text: &str) -> std::io::Result<()> {
     }
     std::fs::write(path, text)
 }
+
+/// How long a probe waits for each reply.
+pub const PROBE_WAIT: Duration = Duration::from_millis(1500);
+
+/// Probes the default upstreams (the plain ones; TLS upstreams are not probed) at once,
+/// records each verdict for quarantine and logs a WARN line for every upstream that is not fit.
+pub async fn probe_upstreams(resolver: &Resolver) -> Vec<crate::probe::Report> {
+    let handles: Vec<_> = resolver
+        .upstreams()
+        .plain_addrs()
+        .into_iter()
+        .map(|addr| {
+            tokio::spawn(crate::probe::probe(addr, PROBE_WAIT, resolver.upstreams().edns_buffer_size()))
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for h in handles {
+        let Ok(report) = h.await else { continue };
+        let (fitness, reason) = (report.fitness(), report.reason());
+        if fitness == crate::probe::Fitness::Fit {
+            tracing::info!(upstream = %report.upstream, "upstream probe: fit");
+        } else {
+            tracing::warn!(upstream = %report.upstream, "upstream probe: {fitness}: {reason}");
+        }
+        resolver.upstreams().set_fitness(report.upstream, fitness, reason);
+        reports.push(report);
+    }
+    reports
+}
+
+/// Probes the upstreams of the resolver in service at start-up, every `interval`, and when
+/// `wake` is notified (after a reload, whose new resolver knows nothing yet).
+pub async fn probe_periodically(
+    current: impl Fn() -> Arc<Resolver>,
+    interval: Duration,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        probe_upstreams(&current()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = wake.notified() => {}
+        }
+    }
+}

@@ -21,6 +21,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout_at};
 
+use crate::probe::Fitness;
 use crate::rtt::{RTT_BAND, Rtt};
 use crate::stream::StreamChannel;
 use crate::tls::{self, TlsAuth};
@@ -127,6 +128,8 @@ struct Server {
     stream: StreamChannel,
     /// Round-trip time and the timeout it gives.
     rtt: Rtt,
+    /// The last probe's verdict and reason (`None` before the first probe).
+    fitness: std::sync::Mutex<Option<(Fitness, String)>>,
 }
 
 /// Where one query should go.
@@ -161,6 +164,7 @@ impl Upstreams {
                 failures: AtomicU32::new(0),
                 stream: StreamChannel::new(addr, None),
                 rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
+                fitness: std::sync::Mutex::new(None),
             })
             .collect();
         Self {
@@ -203,6 +207,7 @@ impl Upstreams {
                 failures: AtomicU32::new(0),
                 stream: StreamChannel::new(spec.addr, tls),
                 rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
+                fitness: std::sync::Mutex::new(None),
                 spec,
             });
         }
@@ -223,9 +228,10 @@ impl Upstreams {
             .map(|s| {
                 let st = &s.stream.stats;
                 let mut line = format!(
-                    "upstream {} {} srtt={}ms timeout={}ms connection={} connections={} handshakes={} reuses={}",
+                    "upstream {} {} probe={} srtt={}ms timeout={}ms connection={} connections={} handshakes={} reuses={}",
                     s.spec,
                     if s.failures.load(Ordering::Relaxed) == 0 { "healthy" } else { "failing" },
+                    s.fitness.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or("none", |(f, _)| f.word()),
                     s.rtt.smoothed().as_millis(),
                     s.rtt.timeout().as_millis(),
                     if s.stream.is_connected() { "open" } else { "closed" },
@@ -233,12 +239,39 @@ impl Upstreams {
                     st.handshakes.load(Ordering::Relaxed),
                     st.reuses.load(Ordering::Relaxed),
                 );
+                if let Some((f, why)) = s.fitness.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+                    && *f != Fitness::Fit
+                {
+                    line.push_str(&format!(" probe-reason=\"{why}\""));
+                }
                 if let Some(e) = st.last_error.lock().ok().and_then(|e| e.clone()) {
                     line.push_str(&format!(" last-error=\"{e}\""));
                 }
                 line
             })
             .collect()
+    }
+
+    /// The plain (UDP/TCP) upstreams, which `probe` can check; TLS ones are not probed.
+    pub fn plain_addrs(&self) -> Vec<SocketAddr> {
+        self.servers.iter().filter(|s| s.spec.tls.is_none()).map(|s| s.addr).collect()
+    }
+
+    /// Records a probe's verdict: unfit and unreachable upstreams are asked only when no usable
+    /// one is left (quarantine). A changed case seen by the probe does not switch 0x20 off: a
+    /// UDP reply can be forged; the query path checks that over TCP itself.
+    pub fn set_fitness(&self, addr: SocketAddr, fitness: Fitness, reason: String) {
+        for s in self.servers.iter().filter(|s| s.addr == addr) {
+            metrics::gauge!("lookaside_upstream_fit", "upstream" => addr.to_string())
+                .set(if fitness.usable() { 1.0 } else { 0.0 });
+            *s.fitness.lock().unwrap_or_else(|e| e.into_inner()) = Some((fitness, reason.clone()));
+        }
+    }
+
+    /// The last probe's verdict on `addr`, if it was probed.
+    pub fn fitness(&self, addr: SocketAddr) -> Option<(Fitness, String)> {
+        let s = self.servers.iter().find(|s| s.addr == addr)?;
+        s.fitness.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Upstreams that do not echo the question's case: no 0x20 for them.
@@ -264,23 +297,37 @@ impl Upstreams {
     /// best one in random order (spreading the load, as Unbound does), then the slower ones,
     /// fastest first; servers that keep failing, and `avoid`, last.
     fn order(&self, route: Route) -> Vec<&Server> {
-        // Sort key: avoided, failing, not preferred, timeout (zero inside the band), a random
-        // tie-break.
-        type Key = (bool, u32, bool, Duration, u16);
+        // Sort key: avoided, quarantined by the probe, failing, not preferred, timeout (zero
+        // inside the band), a random tie-break.
+        type Key = (bool, bool, u32, bool, Duration, u16);
         let mut order: Vec<(&Server, Key)> = self
             .servers
             .iter()
             .map(|s| {
                 let failing = s.failures.load(Ordering::Relaxed).min(8);
                 let unpreferred = route.prefer.is_some_and(|p| p != s.addr);
-                (s, (Some(s.addr) == route.avoid, failing, unpreferred, s.rtt.timeout(), random_u16()))
+                let quarantined = s
+                    .fitness
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .is_some_and(|(f, _)| !f.usable());
+                let key = (
+                    Some(s.addr) == route.avoid,
+                    quarantined,
+                    failing,
+                    unpreferred,
+                    s.rtt.timeout(),
+                    random_u16(),
+                );
+                (s, key)
             })
             .collect();
-        let best = order.iter().filter(|(_, k)| !k.0 && k.1 == 0).map(|(_, k)| k.3).min();
+        let best = order.iter().filter(|(_, k)| !k.0 && !k.1 && k.2 == 0).map(|(_, k)| k.4).min();
         for (_, key) in &mut order {
             // Inside the band, only the random key orders: the timeouts compare equal.
-            if best.is_some_and(|b| key.3 <= b + RTT_BAND) {
-                key.3 = Duration::ZERO;
+            if best.is_some_and(|b| key.4 <= b + RTT_BAND) {
+                key.4 = Duration::ZERO;
             }
         }
         order.sort_by_key(|(_, k)| *k);
@@ -292,6 +339,11 @@ impl Upstreams {
     pub fn with_edns_buffer_size(mut self, size: u16) -> Self {
         self.edns_buffer = size.max(512);
         self
+    }
+
+    /// The EDNS UDP payload size our queries advertise.
+    pub fn edns_buffer_size(&self) -> u16 {
+        self.edns_buffer
     }
 
     /// The upstream addresses, in configured order.
