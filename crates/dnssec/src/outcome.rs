@@ -189,6 +189,19 @@ pub enum BogusReason {
 }
 
 impl BogusReason {
+    /// True for the failures an upstream that strips or loses DNSSEC records causes: RRSIGs,
+    /// DNSKEYs or denial proofs missing. A resolver blames its upstream for a run of these
+    /// (and probes it again) rather than the zones.
+    pub fn looks_like_upstream_damage(&self) -> bool {
+        matches!(
+            self,
+            Self::RrsigsMissing { .. }
+                | Self::DnskeyMissing { .. }
+                | Self::DsUnproven { .. }
+                | Self::NsecMissing { .. }
+        )
+    }
+
     /// The RFC 8914 INFO-CODE.
     pub fn ede_code(&self) -> u16 {
         match self {

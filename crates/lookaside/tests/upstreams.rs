@@ -436,3 +436,45 @@ fn with_only_an_unfit_upstream_the_error_names_it() {
     assert!(e.iter().any(|(code, text)| *code == 23 && text.contains(&expected)), "{e:?}");
     assert!(d.log().contains("upstream probe: unfit: answered NXDOMAIN to . DNSKEY"), "{}", d.log());
 }
+
+#[test]
+fn an_upstream_that_starts_stripping_is_probed_again_and_named() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let h = hierarchy!();
+    // Honest at first; later it strips RRSIGs, NSEC and NSEC3 (a router's firmware update).
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let relay = sock.local_addr().unwrap().to_string();
+    let strip = Arc::new(AtomicBool::new(false));
+    let (stripping, target) = (strip.clone(), h.unbound);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) else { continue };
+            let Ok(mut m) = Message::parse(&reply) else { continue };
+            if stripping.load(Ordering::SeqCst) {
+                for section in [&mut m.answer, &mut m.authority, &mut m.additional] {
+                    section.retain(|r| ![rtype::RRSIG, rtype::NSEC, rtype::NSEC3].contains(&r.rtype));
+                }
+            }
+            let _ = sock.send_to(&m.to_wire(), peer);
+        }
+    });
+    let d = h.daemon(&["--upstream", &relay]);
+    wait_for_probe(&d, &relay, "degraded"); // usable; UDP only, so no TCP
+    assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
+    strip.store(true, Ordering::SeqCst);
+    for i in 0..5 {
+        let m = ask(d.addr, &format!("n{i}.secure.example."), rtype::A, Opts::default());
+        assert_eq!(m.rcode(), 2, "{:?}", ede(&m));
+    }
+    // Five failures in a row that look like its doing: probed again at once, found unfit.
+    wait_for_probe(&d, &relay, "unfit");
+    let m = ask(d.addr, "www.sub.secure.example.", rtype::A, Opts::default());
+    let e = ede(&m);
+    assert!(
+        e.iter().any(|(code, text)| *code == 23
+            && text.contains(&format!("upstream {relay} does not serve DNSSEC data (strips RRSIGs"))),
+        "{e:?}"
+    );
+    assert!(d.log().contains("lacked DNSSEC records: probing it again"), "{}", d.log());
+}

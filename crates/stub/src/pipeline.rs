@@ -552,6 +552,11 @@ impl Resolver {
             debug!(name = %question.name, zone = %step.zone, "secured via look-aside: {}", step.detail);
         }
         debug!(name = %question.name, qtype = %rtype::type_name(question.qtype), chain = %verdict.summary(), "{}", verdict.security);
+        match &verdict.security {
+            Security::Bogus(reason) => upstreams.note_validation(from, reason.looks_like_upstream_damage()),
+            Security::Secure => upstreams.note_validation(from, false),
+            _ => {}
+        }
         // A failure from an upstream its probe found unfit is that upstream's doing: say so,
         // instead of a chain message that blames the zone.
         if matches!(verdict.security, Security::Bogus(_) | Security::Indeterminate(_))

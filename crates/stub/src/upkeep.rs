@@ -151,18 +151,21 @@ pub async fn probe_upstreams(resolver: &Resolver) -> Vec<crate::probe::Report> {
     reports
 }
 
-/// Probes the upstreams of the resolver in service at start-up, every `interval`, and when
-/// `wake` is notified (after a reload, whose new resolver knows nothing yet).
+/// Probes the upstreams of the resolver in service at start-up, every `interval`, when `wake`
+/// is notified (after a reload, whose new resolver knows nothing yet), and when a run of
+/// failures points at an upstream.
 pub async fn probe_periodically(
     current: impl Fn() -> Arc<Resolver>,
     interval: Duration,
     wake: Arc<tokio::sync::Notify>,
 ) {
     loop {
-        probe_upstreams(&current()).await;
+        let resolver = current();
+        probe_upstreams(&resolver).await;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = wake.notified() => {}
+            _ = resolver.upstreams().probe_needed.notified() => {}
         }
     }
 }

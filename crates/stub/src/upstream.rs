@@ -73,6 +73,9 @@ pub const DEFAULT_TRY_TIMEOUT: Duration = Duration::from_millis(400);
 /// `outbound-msg-retry` is 5 sends per query): enough for a slow upstream's doubled timeout,
 /// few enough that a refusing one is not hammered.
 pub const MAX_ROUNDS: usize = 3;
+/// Validation failures in a row that look like an upstream's doing (RRSIGs, DNSKEYs or proofs
+/// missing) before it is probed again: enough that one broken zone does not do it.
+pub const DAMAGE_RUN: u32 = 5;
 /// Default time after which a query to the upstreams gives up (below XMPP servers' own timers).
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -130,6 +133,8 @@ struct Server {
     rtt: Rtt,
     /// The last probe's verdict and reason (`None` before the first probe).
     fitness: std::sync::Mutex<Option<(Fitness, String)>>,
+    /// Validation failures in a row that look like this upstream's doing.
+    damage: AtomicU32,
 }
 
 /// Where one query should go.
@@ -150,6 +155,9 @@ pub struct Upstreams {
     edns_buffer: u16,
     /// Traffic counters.
     pub stats: UpstreamStats,
+    /// Woken when an upstream should be probed again before its time (a run of failures
+    /// that look like its doing).
+    pub probe_needed: tokio::sync::Notify,
 }
 
 impl Upstreams {
@@ -165,6 +173,7 @@ impl Upstreams {
                 stream: StreamChannel::new(addr, None),
                 rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
                 fitness: std::sync::Mutex::new(None),
+                damage: AtomicU32::new(0),
             })
             .collect();
         Self {
@@ -173,6 +182,7 @@ impl Upstreams {
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
             edns_buffer: EDNS_BUFFER,
             stats: UpstreamStats::default(),
+            probe_needed: tokio::sync::Notify::new(),
         }
     }
 
@@ -208,6 +218,7 @@ impl Upstreams {
                 stream: StreamChannel::new(spec.addr, tls),
                 rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
                 fitness: std::sync::Mutex::new(None),
+                damage: AtomicU32::new(0),
                 spec,
             });
         }
@@ -217,6 +228,7 @@ impl Upstreams {
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
             edns_buffer: EDNS_BUFFER,
             stats: UpstreamStats::default(),
+            probe_needed: tokio::sync::Notify::new(),
         })
     }
 
@@ -265,6 +277,20 @@ impl Upstreams {
             metrics::gauge!("lookaside_upstream_fit", "upstream" => addr.to_string())
                 .set(if fitness.usable() { 1.0 } else { 0.0 });
             *s.fitness.lock().unwrap_or_else(|e| e.into_inner()) = Some((fitness, reason.clone()));
+        }
+    }
+
+    /// A validation of an answer from `addr` failed (`damage`: in a way that looks like the
+    /// upstream's doing) or succeeded. [`DAMAGE_RUN`] damaging failures in a row ask for a
+    /// probe now (`probe_needed`).
+    pub fn note_validation(&self, addr: SocketAddr, damage: bool) {
+        for s in self.servers.iter().filter(|s| s.addr == addr) {
+            if !damage {
+                s.damage.store(0, Ordering::Relaxed);
+            } else if s.damage.fetch_add(1, Ordering::Relaxed) + 1 == DAMAGE_RUN {
+                tracing::warn!(upstream = %addr, "{DAMAGE_RUN} answers in a row lacked DNSSEC records: probing it again");
+                self.probe_needed.notify_one();
+            }
         }
     }
 
