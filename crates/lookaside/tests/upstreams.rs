@@ -6,6 +6,7 @@ mod harness;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -329,6 +330,60 @@ fn stripping_relay(h: &Hierarchy) -> String {
     addr.to_string()
 }
 
+/// A UDP relay to Unbound that rewrites each query (`query`) or reply (`reply`) on the way.
+fn rewriting_relay(h: &Hierarchy, query: fn(&mut Message), reply: fn(&mut Message), forward: bool) -> String {
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = sock.local_addr().unwrap();
+    let target = h.unbound;
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let Ok(mut q) = Message::parse(&buf[..n]) else { continue };
+            query(&mut q);
+            let mut m = if forward {
+                let Some(r) = udp_exchange(target, &q.to_wire(), Duration::from_secs(3)) else { continue };
+                let Ok(m) = Message::parse(&r) else { continue };
+                m
+            } else {
+                q
+            };
+            reply(&mut m);
+            let _ = sock.send_to(&m.to_wire(), peer);
+        }
+    });
+    addr.to_string()
+}
+
+/// dnsmasq as a plain forwarder to Unbound (no --dnssec, no --proxy-dnssec), as many home
+/// routers run it.
+fn dnsmasq_forwarder(h: &Hierarchy) -> Option<(Guarded, String)> {
+    let program = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].into_iter().find(|p| Path::new(p).exists())?;
+    let port = free_port(&h.ip);
+    let log = h.dir.join(format!("dnsmasq-{port}.log"));
+    let server = format!("--server={}#{}", h.unbound.ip(), h.unbound.port());
+    let listen = format!("--listen-address={}", h.ip);
+    let port_arg = format!("--port={port}");
+    let guard = Guarded::spawn(
+        "dnsmasq",
+        program,
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--conf-file=/dev/null",
+            "--user=root",
+            &listen,
+            &port_arg,
+            &server,
+        ],
+        &log,
+    );
+    let addr: SocketAddr = format!("{}:{port}", h.ip).parse().unwrap();
+    wait_for(addr, "example.", &log);
+    Some((guard, addr.to_string()))
+}
+
 fn probe_json(args: &[&str]) -> (bool, Vec<serde_json::Value>) {
     let mut all = vec!["probe", "--json"];
     all.extend_from_slice(args);
@@ -377,6 +432,37 @@ fn probe_tells_fit_degraded_unfit_and_unreachable_apart() {
     // The fit one's checks all pass or are skipped with a reason.
     let fit = list.iter().find(|v| v["upstream"] == good.as_str()).unwrap();
     assert!(fit["checks"].as_array().unwrap().iter().all(|c| c["result"] != "fail"), "{fit}");
+    // A resolver that clears DO, one that truncates everything and has no TCP.
+    let no_do = rewriting_relay(
+        h,
+        |q| {
+            if let Some(e) = q.edns.as_mut() {
+                e.dnssec_ok = false
+            }
+        },
+        |_| {},
+        true,
+    );
+    let truncating = rewriting_relay(
+        h,
+        |_| {},
+        |m| {
+            m.flags |= flags::QR | flags::TC;
+            m.answer.clear();
+        },
+        false,
+    );
+    let (_, list) = probe_json(&["--upstream", &no_do, "--upstream", &truncating]);
+    let (v, why) = verdict_of(&list, &no_do);
+    assert!(v == "unfit" && why.contains("cleared the DO bit"), "{v}: {why}");
+    let (v, why) = verdict_of(&list, &truncating);
+    assert!(v == "unfit" && why.contains("truncates . DNSKEY over UDP and has no TCP"), "{v}: {why}");
+    // dnsmasq 2.90 as a plain forwarder passes DO, signatures and proofs through, over UDP
+    // and TCP: fit (measured; older firmware dnsmasq builds are the ones that strip).
+    if let Some((_dnsmasq, addr)) = dnsmasq_forwarder(h) {
+        let (_, list) = probe_json(&["--upstream", &addr]);
+        assert_eq!(verdict_of(&list, &addr), ("fit", ""));
+    }
     // Text form, and exit status 2 when none is fit.
     let (ok, out, _) = lookaside(&["probe", "--upstream", &liar, "--upstream", &stripper]);
     assert!(!ok, "{out}");
