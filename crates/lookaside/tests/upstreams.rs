@@ -372,7 +372,6 @@ fn dnsmasq_forwarder(h: &Hierarchy) -> Option<(Guarded, String)> {
             "--no-hosts",
             "--bind-interfaces",
             "--conf-file=/dev/null",
-            "--user=root",
             &listen,
             &port_arg,
             &server,
