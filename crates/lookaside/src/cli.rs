@@ -257,36 +257,35 @@ pub fn probe(args: &CommonArgs, json: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plain: Vec<_> = config.upstreams.iter().filter(|u| u.tls.is_none()).map(|u| u.addr).collect();
-    let reports: Vec<Report> = runtime.block_on(async {
-        let handles: Vec<_> = plain
-            .iter()
-            .map(|a| {
-                let size = config.edns_buffer_size;
-                tokio::spawn(lookaside_stub::probe::probe(*a, lookaside_stub::upkeep::PROBE_WAIT, size))
-            })
-            .collect();
-        let mut out = Vec::new();
-        for h in handles {
-            if let Ok(r) = h.await {
-                out.push(r);
-            }
+    let upstreams = match lookaside_stub::upstream::Upstreams::from_specs(
+        config.upstreams.clone(),
+        config.tls_ca_file.as_deref(),
+    ) {
+        Ok(u) => u.with_edns_buffer_size(config.edns_buffer_size),
+        Err(e) => {
+            eprintln!("lookaside: {e}");
+            return ExitCode::from(2);
         }
-        out
-    });
-    let tls: Vec<String> =
-        config.upstreams.iter().filter(|u| u.tls.is_some()).map(ToString::to_string).collect();
+    };
+    let reports: Vec<Report> = runtime.block_on(upstreams.probe_all(lookaside_stub::upkeep::PROBE_WAIT));
+    let name_of = |r: &Report| {
+        config
+            .upstreams
+            .iter()
+            .find(|u| u.addr == r.upstream)
+            .map_or(r.upstream.to_string(), ToString::to_string)
+    };
     if json {
         let outcome = |o: &Outcome| match o {
             Outcome::Pass(d) => serde_json::json!({"result": "pass", "detail": d}),
             Outcome::Fail(f, d) => serde_json::json!({"result": "fail", "makes": f.word(), "detail": d}),
             Outcome::Skipped(d) => serde_json::json!({"result": "skipped", "detail": d}),
         };
-        let mut list: Vec<serde_json::Value> = reports
+        let list: Vec<serde_json::Value> = reports
             .iter()
             .map(|r| {
                 serde_json::json!({
-                    "upstream": r.upstream.to_string(),
+                    "upstream": name_of(r),
                     "verdict": r.fitness().word(),
                     "reason": r.reason(),
                     "checks": r.checks.iter().map(|c| {
@@ -297,13 +296,12 @@ pub fn probe(args: &CommonArgs, json: bool) -> ExitCode {
                 })
             })
             .collect();
-        list.extend(tls.iter().map(|t| serde_json::json!({"upstream": t, "verdict": "not probed", "reason": "DNS over TLS upstreams are not probed"})));
         println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
     } else {
         for r in &reports {
             match r.fitness() {
-                Fitness::Fit => println!("upstream {}: fit", r.upstream),
-                f => println!("upstream {}: {f}: {}", r.upstream, r.reason()),
+                Fitness::Fit => println!("upstream {}: fit", name_of(r)),
+                f => println!("upstream {}: {f}: {}", name_of(r), r.reason()),
             }
             for c in &r.checks {
                 match &c.outcome {
@@ -312,9 +310,6 @@ pub fn probe(args: &CommonArgs, json: bool) -> ExitCode {
                     Outcome::Skipped(d) => println!("  skip  {}: {d}", c.what),
                 }
             }
-        }
-        for t in &tls {
-            println!("upstream {t}: not probed (DNS over TLS upstreams are not probed)");
         }
     }
     if reports.iter().any(|r| r.fitness().usable()) { ExitCode::SUCCESS } else { ExitCode::from(2) }

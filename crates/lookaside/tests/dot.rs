@@ -220,11 +220,17 @@ fn a_server_that_closes_idle_connections_is_reconnected() {
     let pki = Pki::get(h);
     let (dot, _server) = unbound_dot(h, pki, 200);
     let d = daemon(h, pki, "idle", &format!("\"tls://{dot}#dot.test\""));
+    let handshakes = |d: &Daemon| -> u32 {
+        let line = status_line(d, dot);
+        line.split_once("handshakes=").and_then(|(_, r)| r.split(' ').next()?.parse().ok()).unwrap()
+    };
     assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
     std::thread::sleep(Duration::from_millis(800));
+    // (The start-up probe may have opened connections of its own before.)
+    let before = handshakes(&d);
     let m = ask(d.addr, "_xmpp-server._tcp.secure.example.", rtype::SRV, Opts::default());
     assert!(m.has_flag(flags::AD), "answered on a new connection: {:?}", ede(&m));
-    assert!(status_line(&d, dot).contains("handshakes=2"), "{}", status_line(&d, dot));
+    assert_eq!(handshakes(&d), before + 1, "{}", status_line(&d, dot));
 }
 
 /// A TLS upstream that must be refused: SERVFAIL, the reason in `ctl status` and the log, and
@@ -350,4 +356,45 @@ fn rfc8467_queries_arrive_padded_to_128_octets() {
     let sizes = sizes.lock().unwrap().clone();
     assert!(sizes.len() >= 4, "answer and key lookups went through the relay: {sizes:?}");
     assert!(sizes.iter().all(|n| n % 128 == 0), "every query padded to a multiple of 128: {sizes:?}");
+}
+
+#[test]
+fn a_tls_upstream_is_probed_through_its_own_authenticated_connection() {
+    let h = hierarchy!();
+    let pki = Pki::get(h);
+    let (dot, _server) = unbound_dot(h, pki, 10_000);
+    let d = daemon(h, pki, "probed", &format!("\"tls://{dot}#dot.test\""));
+    // The daemon's start-up probe.
+    let mut line = String::new();
+    for _ in 0..100 {
+        line = status_line(&d, dot);
+        if line.contains("probe=fit") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(line.contains("probe=fit"), "{line}");
+    // The command, with the same configuration, and with a name the certificate does not have.
+    let config = h.dir.join("dot-probed.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+        .args(["probe", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("upstream tls://{dot}#dot.test: fit")), "{text}");
+    assert!(text.contains("ok    . DNSKEY over TLS with DO"), "{text}");
+    let wrong = h.dir.join("dot-wrong-name.toml");
+    std::fs::write(
+        &wrong,
+        format!("upstreams = [\"tls://{dot}#other.test\"]\ntls-ca-file = \"{}\"\n", pki.path("ca.pem")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+        .args(["probe", "--config", wrong.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains(": unreachable: no reply to . DNSKEY over TLS:"), "{text}");
 }

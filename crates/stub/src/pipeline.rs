@@ -537,8 +537,10 @@ impl Resolver {
                         // zone is signed: both go out at once, a round trip saved per level
                         // (one query wasted where the delegation turns out unsigned).
                         let keys = Question { qtype: rtype::DNSKEY, ..kq.clone() };
-                        let (ds, dnskey) =
-                            tokio::join!(self.key_lookup(&kq, route, tcp), self.key_lookup(&keys, route, tcp));
+                        let (ds, dnskey) = tokio::join!(
+                            self.key_lookup(&kq, route, tcp),
+                            self.key_lookup(&keys, route, tcp)
+                        );
                         fetched_keys.push((keys.name, dnskey));
                         ds
                     } else {
@@ -583,7 +585,8 @@ impl Resolver {
 
     /// One DS, DNSKEY or DLV lookup, shared with every session asking the same at the same time.
     async fn key_lookup(&self, kq: &Question, route: Route, tcp: bool) -> Option<Message> {
-        let lookup = || async { self.route(&kq.name).0.query_routed(kq, route, tcp).await.ok().map(|(m, _)| m) };
+        let lookup =
+            || async { self.route(&kq.name).0.query_routed(kq, route, tcp).await.ok().map(|(m, _)| m) };
         let (answer, _) = self.key_lookups.run((kq.name.clone(), kq.qtype, route, tcp), lookup).await;
         debug!(
             name = %kq.name,

@@ -19,7 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
-use crate::upstream::{random_u16, reply_matches};
+use crate::stream::StreamChannel;
+use crate::upstream::{build_padded_query, random_u16, reply_matches};
 
 /// An upstream's fitness, worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -245,6 +246,68 @@ pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
         },
     });
 
+    denial_and_delegation(&Via::Udp(addr, wait, udp_size), &mut checks).await;
+    checks.push(cd_check());
+    Report { upstream: addr, checks }
+}
+
+/// How a probe reaches its upstream.
+enum Via<'a> {
+    /// UDP to this address, with this wait and EDNS size.
+    Udp(SocketAddr, Duration, u16),
+    /// The upstream's TLS connection.
+    Stream(&'a StreamChannel, Duration, u16),
+}
+
+impl Via<'_> {
+    async fn ask(&self, q: &Question) -> Option<Message> {
+        match self {
+            Self::Udp(addr, wait, size) => udp(*addr, q, *wait, *size).await,
+            Self::Stream(stream, wait, size) => {
+                let deadline = tokio::time::Instant::now() + *wait;
+                stream.exchange(q, |id| build_padded_query(id, q, *size), deadline).await.ok()
+            }
+        }
+    }
+}
+
+fn cd_check() -> Check {
+    Check {
+        what: "CD: data that does not validate".into(),
+        outcome: Outcome::Skipped("needs a zone known to be broken under this root".into()),
+    }
+}
+
+/// Probes a DNS over TLS upstream through its own connection (`stream`, strict authentication):
+/// the root's signed keys, a signed denial and a signed delegation. UDP, TCP fallback and the
+/// question's case do not apply.
+pub async fn probe_stream(stream: &StreamChannel, addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
+    let mut checks = Vec::new();
+    let root_keys = Question { name: Name::root(), qtype: rtype::DNSKEY, qclass: 1 };
+    let deadline = tokio::time::Instant::now() + wait;
+    match stream.exchange(&root_keys, |id| build_padded_query(id, &root_keys, udp_size), deadline).await {
+        Err(e) => {
+            checks.push(Check {
+                what: ". DNSKEY over TLS with DO".into(),
+                outcome: Outcome::Fail(Fitness::Unreachable, format!("no reply to . DNSKEY over TLS: {e}")),
+            });
+            return Report { upstream: addr, checks };
+        }
+        Ok(keys) => {
+            checks.push(Check { what: ". DNSKEY over TLS with DO".into(), outcome: judge_dnskey(&keys) })
+        }
+    }
+    denial_and_delegation(&Via::Stream(stream, wait, udp_size), &mut checks).await;
+    checks.push(cd_check());
+    Report { upstream: addr, checks }
+}
+
+/// A name that cannot exist, in mixed case: its NXDOMAIN must come with signed proofs
+/// (RFC 4035 §3.1.3) and, when `check_case`, the question as sent (0x20). Then a TLD the root
+/// really has, from its own NSEC chain: its DS set (or the proof that it has none) must be
+/// signed.
+async fn denial_and_delegation(via: &Via<'_>, checks: &mut Vec<Check>) {
+    let check_case = matches!(via, Via::Udp(..));
     // A name that cannot exist, in mixed case: its NXDOMAIN must come with signed proofs
     // (RFC 4035 §3.1.3), and the question must come back as sent (0x20).
     let label = format!("lOoKaSiDe-PrObE-{:04x}", random_u16());
@@ -253,7 +316,7 @@ pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
         qtype: rtype::A,
         qclass: 1,
     };
-    let denial = udp(addr, &missing, wait, udp_size).await;
+    let denial = via.ask(&missing).await;
     let mut tld = None;
     let (denial_outcome, case_outcome) = match &denial {
         None => (
@@ -261,7 +324,9 @@ pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
             Outcome::Skipped("no reply".into()),
         ),
         Some(m) => {
-            let case = if m.questions[0].name.eq_exact(&missing.name) {
+            let case = if !check_case {
+                Outcome::Skipped("over TLS no one off-path can answer: not needed".into())
+            } else if m.questions[0].name.eq_exact(&missing.name) {
                 Outcome::Pass("the question's case came back as sent".into())
             } else {
                 Outcome::Fail(
@@ -310,7 +375,7 @@ pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
         None => Outcome::Skipped("no NSEC naming a TLD in the denial (an NSEC3 root, or no proof)".into()),
         Some(tld) => {
             let q = Question { name: tld.clone(), qtype: rtype::DS, qclass: 1 };
-            match udp(addr, &q, wait, udp_size).await {
+            match via.ask(&q).await {
                 None => Outcome::Fail(Fitness::Degraded, format!("no reply for {tld} DS")),
                 Some(m) if m.rcode() != rcode::NOERROR => {
                     Outcome::Fail(Fitness::Unfit, format!("answered {} to {tld} DS", rcode_name(m.rcode())))
@@ -334,11 +399,6 @@ pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
             .map_or_else(|| "a TLD's DS".to_string(), |t| format!("{t} DS (a signed delegation)")),
         outcome: ds_outcome,
     });
-    checks.push(Check {
-        what: "CD: data that does not validate".into(),
-        outcome: Outcome::Skipped("needs a zone known to be broken under this root".into()),
-    });
-    Report { upstream: addr, checks }
 }
 
 #[cfg(test)]

@@ -125,20 +125,11 @@ fn write_state(path: &Path, text: &str) -> std::io::Result<()> {
 /// How long a probe waits for each reply.
 pub const PROBE_WAIT: Duration = Duration::from_millis(1500);
 
-/// Probes the default upstreams (the plain ones; TLS upstreams are not probed) at once,
-/// records each verdict for quarantine and logs a WARN line for every upstream that is not fit.
+/// Probes the default upstreams at once, records each verdict for quarantine and logs a WARN
+/// line for every upstream that is not fit.
 pub async fn probe_upstreams(resolver: &Resolver) -> Vec<crate::probe::Report> {
-    let handles: Vec<_> = resolver
-        .upstreams()
-        .plain_addrs()
-        .into_iter()
-        .map(|addr| {
-            tokio::spawn(crate::probe::probe(addr, PROBE_WAIT, resolver.upstreams().edns_buffer_size()))
-        })
-        .collect();
-    let mut reports = Vec::new();
-    for h in handles {
-        let Ok(report) = h.await else { continue };
+    let reports = resolver.upstreams().probe_all(PROBE_WAIT).await;
+    for report in &reports {
         let (fitness, reason) = (report.fitness(), report.reason());
         if fitness == crate::probe::Fitness::Fit {
             tracing::info!(upstream = %report.upstream, "upstream probe: fit");
@@ -146,7 +137,6 @@ pub async fn probe_upstreams(resolver: &Resolver) -> Vec<crate::probe::Report> {
             tracing::warn!(upstream = %report.upstream, "upstream probe: {fitness}: {reason}");
         }
         resolver.upstreams().set_fitness(report.upstream, fitness, reason);
-        reports.push(report);
     }
     reports
 }

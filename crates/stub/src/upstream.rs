@@ -269,6 +269,42 @@ impl Upstreams {
         self.servers.iter().filter(|s| s.spec.tls.is_none()).map(|s| s.addr).collect()
     }
 
+    /// The DNS over TLS upstreams.
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        self.servers.iter().filter(|s| s.spec.tls.is_some()).map(|s| s.addr).collect()
+    }
+
+    /// Probes every upstream at once (plain ones over UDP and TCP, TLS ones through their own
+    /// authenticated connection), waiting at most `wait` for each reply.
+    pub async fn probe_all(&self, wait: Duration) -> Vec<crate::probe::Report> {
+        let size = self.edns_buffer;
+        let runs = self.servers.iter().map(|s| async move {
+            match s.spec.tls {
+                None => crate::probe::probe(s.addr, wait, size).await,
+                Some(_) => crate::probe::probe_stream(&s.stream, s.addr, wait, size).await,
+            }
+        });
+        let mut reports = Vec::new();
+        // Concurrently: a dead upstream must not hold up the others' verdicts.
+        let mut set: Vec<_> = runs.map(Box::pin).collect();
+        let mut done = vec![None; set.len()];
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (i, f) in set.iter_mut().enumerate() {
+                if done[i].is_none() {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(r) => done[i] = Some(r),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        })
+        .await;
+        reports.extend(done.into_iter().flatten());
+        reports
+    }
+
     /// Records a probe's verdict: unfit and unreachable upstreams are asked only when no usable
     /// one is left (quarantine). A changed case seen by the probe does not switch 0x20 off: a
     /// UDP reply can be forged; the query path checks that over TCP itself.
