@@ -371,12 +371,12 @@ fn a_tls_upstream_is_probed_through_its_own_authenticated_connection() {
         if line.contains("probe=fit") {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100));
     }
     assert!(line.contains("probe=fit"), "{line}");
     // The command, with the same configuration, and with a name the certificate does not have.
     let config = h.dir.join("dot-probed.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+    let out = Command::new(env!("CARGO_BIN_EXE_lookaside"))
         .args(["probe", "--config", config.to_str().unwrap()])
         .output()
         .unwrap();
@@ -390,7 +390,7 @@ fn a_tls_upstream_is_probed_through_its_own_authenticated_connection() {
         format!("upstreams = [\"tls://{dot}#other.test\"]\ntls-ca-file = \"{}\"\n", pki.path("ca.pem")),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookaside"))
+    let out = Command::new(env!("CARGO_BIN_EXE_lookaside"))
         .args(["probe", "--config", wrong.to_str().unwrap()])
         .output()
         .unwrap();
