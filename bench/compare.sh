@@ -137,7 +137,9 @@ for s in "${servers[@]}"; do
   sleep 0.3
   cold_port=$((relay_port + 100))
   "start_$s" "$cold_port" "$ip:$relay_port"
-  sleep 1
+  # Long enough for lookaside's start-up probe of its upstream (four queries, at most 1.5 s
+  # each; the relay has no TCP) to be over before counting starts.
+  sleep 4
   rm -f "$work/count-$s"
   result=$(time_query "$cold_port")
   sleep 0.5
