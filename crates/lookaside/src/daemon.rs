@@ -181,7 +181,7 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
         let resolver = match build_resolver(&config, anchors, None) {
             Ok(r) => {
                 let r = Arc::new(r);
-                r.start_prefetch();
+                r.start_refresher();
                 Arc::new(ArcSwap::new(r))
             }
             Err(e) => {
@@ -305,7 +305,7 @@ fn reload(args: &CommonArgs, current: &ArcSwap<Resolver>) -> Result<(), String> 
                 }
             };
             let new = Arc::new(new);
-            new.start_prefetch();
+            new.start_refresher();
             current.store(new);
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
             info!("configuration reloaded");

@@ -563,3 +563,47 @@ fn an_upstream_that_starts_stripping_is_probed_again_and_named() {
     );
     assert!(d.log().contains("lacked DNSSEC records: probing it again"), "{}", d.log());
 }
+
+#[test]
+fn rfc8767_5_the_refresh_goes_on_after_the_stale_answer_is_sent() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let h = hierarchy!();
+    // An upstream that turns slow: slower than the client's patience, not dead.
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let relay = sock.local_addr().unwrap().to_string();
+    let delay_ms = Arc::new(AtomicU64::new(0));
+    let (delay, target) = (delay_ms.clone(), h.unbound);
+    let sock = Arc::new(sock);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let (query, sock, wait) = (buf[..n].to_vec(), sock.clone(), delay.load(Ordering::SeqCst));
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(wait));
+                if let Some(reply) = udp_exchange(target, &query, Duration::from_secs(3)) {
+                    let _ = sock.send_to(&reply, peer);
+                }
+            });
+        }
+    });
+    let config =
+        write_config(h, "stale-refresh.toml", "[cache]\nmax-ttl = 2\nstale-answer-client-timeout = 200\n");
+    let d = h.daemon(&["--config", &config, "--upstream", &relay]);
+    assert!(ask(d.addr, "www.secure.example.", rtype::A, Opts::default()).has_flag(flags::AD));
+    delay_ms.store(700, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(2500));
+    let stale = |m: &Message| ede(m).iter().any(|(code, _)| *code == 3);
+    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+    assert!(m.has_flag(flags::AD) && stale(&m), "served stale while the upstream is slow: {:?}", ede(&m));
+    // The refresh was not abandoned: a fresh answer arrives well before the 30 s hold-off ends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+        if !stale(&m) {
+            assert!(m.has_flag(flags::AD));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still stale: the refresh was dropped");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -47,6 +47,15 @@ pub struct ResolverConfig {
     pub prefetch: bool,
 }
 
+/// Why an answer is refreshed in the background.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refresh {
+    /// Asked for near its expiry.
+    Prefetch,
+    /// Served stale while its refresh was still running.
+    Stale,
+}
+
 /// Answers with a shorter TTL are not prefetched (Unbound's rule: a refresh would cost more
 /// than it saves).
 pub const PREFETCH_MIN_TTL: u32 = 10;
@@ -102,8 +111,8 @@ pub struct Resolver {
     /// Questions whose refresh failed lately: served stale at once.
     stale_holdoff: StaleHoldoff,
     /// Where cache hits near their expiry send their question for a background refresh (set
-    /// by [`Resolver::start_prefetch`]), and the questions queued or being refreshed.
-    prefetch_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<Question>>,
+    /// by [`Resolver::start_refresher`]), and the questions queued or being refreshed.
+    prefetch_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<(Question, Refresh)>>,
     prefetching: std::sync::Mutex<std::collections::HashSet<CacheKey>>,
 }
 
@@ -286,29 +295,28 @@ impl Resolver {
         self.count(&hit.judgement);
         let age = hit.age(now);
         // Asked for in the last tenth of its life: refresh it in the background.
-        if !checking_disabled
+        if self.config.prefetch
+            && !checking_disabled
             && hit.ttl >= PREFETCH_MIN_TTL
             && u64::from(age) * 10 >= u64::from(hit.ttl) * 9
             && !hit.judgement.is_failure()
         {
-            self.queue_prefetch(question, key);
+            self.queue_refresh(question, key, Refresh::Prefetch);
         }
         Some(Resolution::from_cache(hit, age))
     }
 
-    /// Starts the background refresher of answers near expiry (when `prefetch` is on). It holds
-    /// the resolver weakly: a resolver replaced on reload ends with its last user.
-    pub fn start_prefetch(self: &Arc<Self>) {
-        if !self.config.prefetch {
-            return;
-        }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Question>(PREFETCH_QUEUE);
+    /// Starts the background refresher: answers near expiry (`prefetch`) and stale answers
+    /// whose client stopped waiting (RFC 8767 §5: the refresh goes on after the stale answer is
+    /// sent). It holds the resolver weakly: a resolver replaced on reload ends with its users.
+    pub fn start_refresher(self: &Arc<Self>) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Question, Refresh)>(PREFETCH_QUEUE);
         if self.prefetch_queue.set(tx).is_err() {
             return;
         }
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
-            while let Some(question) = rx.recv().await {
+            while let Some((question, why)) = rx.recv().await {
                 let Some(resolver) = weak.upgrade() else { break };
                 tokio::spawn(async move {
                     let key = CacheKey {
@@ -316,22 +324,29 @@ impl Resolver {
                         qtype: question.qtype,
                         qclass: question.qclass,
                     };
-                    resolver.stats.prefetches.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("lookaside_prefetches_total").increment(1);
-                    resolver.resolve_uncached(&question, false).await;
+                    if why == Refresh::Prefetch {
+                        resolver.stats.prefetches.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("lookaside_prefetches_total").increment(1);
+                    }
+                    // Straight to the upstreams (shared with any client asking meanwhile): a
+                    // stale answer must not stand in for its own refresh.
+                    resolver
+                        .questions
+                        .run((key.clone(), false), || resolver.resolve_miss(&question, false))
+                        .await;
                     resolver.prefetching.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
                 });
             }
         });
     }
 
-    fn queue_prefetch(&self, question: &Question, key: CacheKey) {
+    fn queue_refresh(&self, question: &Question, key: CacheKey, why: Refresh) {
         let Some(queue) = self.prefetch_queue.get() else { return };
         let mut inflight = self.prefetching.lock().unwrap_or_else(|e| e.into_inner());
         if inflight.len() >= PREFETCH_QUEUE || !inflight.insert(key.clone()) {
             return;
         }
-        if queue.try_send(question.clone()).is_err() {
+        if queue.try_send((question.clone(), why)).is_err() {
             inflight.remove(&key);
         }
     }
@@ -365,7 +380,9 @@ impl Resolver {
             Some(st) => match tokio::time::timeout(self.config.stale_client_timeout, work).await {
                 Ok(r) => r,
                 Err(_) => {
+                    // The refresh goes on in the background; until it lands, stale at once.
                     self.stale_holdoff.failed(&key);
+                    self.queue_refresh(question, key.clone(), Refresh::Stale);
                     return self.serve_stale(st.clone());
                 }
             },
