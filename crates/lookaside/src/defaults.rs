@@ -125,7 +125,7 @@ pub const UPSTREAM_PROBE_INTERVAL: Setting = Setting {
     default: 300,
     min: 10,
     max: 86_400,
-    reason: "seconds between probes of the upstreams' DNSSEC fitness (four queries each); also probed at start-up and on reload",
+    reason: "seconds between probes of the upstreams' DNSSEC fitness (five queries each); also probed at start-up and on reload",
 };
 /// `edns-buffer-size`.
 pub const EDNS_BUFFER_SIZE: Setting = Setting {
@@ -290,7 +290,7 @@ pub const KEYS: &[Key] = &[
     ),
     number(
         UPSTREAM_PROBE_INTERVAL,
-        "Seconds between probes of the upstreams (also at start-up and on reload): does . DNSKEY come signed over UDP and TCP, a denial with signed proofs, a TLD's DS signed, the question's case kept. Unfit and unreachable upstreams are asked only when no fit one is left; see lookaside probe.",
+        "Seconds between probes of the upstreams (also at start-up and on reload): does . DNSKEY come signed over UDP and TCP, a denial with signed proofs, a TLD's DS signed, the question's case kept, CD echoed. Unfit and unreachable upstreams are asked only when no fit one is left; see lookaside probe.",
     ),
     number(
         EDNS_BUFFER_SIZE,

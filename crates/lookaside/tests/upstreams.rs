@@ -451,7 +451,13 @@ fn probe_tells_fit_degraded_unfit_and_unreachable_apart() {
         },
         false,
     );
-    let (_, list) = probe_json(&["--upstream", &no_do, "--upstream", &truncating]);
+    let no_cd = rewriting_relay(h, |_| {}, |m| m.flags &= !flags::CD, true);
+    let (_, list) = probe_json(&["--upstream", &no_do, "--upstream", &truncating, "--upstream", &no_cd]);
+    assert_eq!(verdict_of(&list, &no_cd).0, "degraded");
+    let checks = &list.iter().find(|v| v["upstream"] == no_cd.as_str()).unwrap()["checks"];
+    let cd =
+        checks.as_array().unwrap().iter().find(|c| c["check"].as_str().unwrap().starts_with("CD")).unwrap();
+    assert!(cd["result"] == "fail" && cd["detail"].as_str().unwrap().contains("drops the CD bit"), "{cd}");
     let (v, why) = verdict_of(&list, &no_do);
     assert!(v == "unfit" && why.contains("cleared the DO bit"), "{v}: {why}");
     let (v, why) = verdict_of(&list, &truncating);

@@ -1,4 +1,4 @@
-//! Is an upstream fit to feed a validator? A handful of queries (four, each bounded by a timeout) that find the ways resolvers in the field break DNSSEC: home routers, captive
+//! Is an upstream fit to feed a validator? A handful of queries (five, each bounded by a timeout) that find the ways resolvers in the field break DNSSEC: home routers, captive
 //! portals and ISP resolvers that strip RRSIGs, drop DO, lie NXDOMAIN, have no TCP or cut large
 //! answers. Only names that exist under whatever root is in use are asked: the root's DNSKEY
 //! set, a name that cannot exist (whose NSEC proof names a real TLD), that TLD's DS set.
@@ -113,22 +113,33 @@ impl Report {
     }
 }
 
-/// Queries a probe sends at most: . DNSKEY over UDP and TCP, a denial, a TLD's DS.
-pub const MAX_PROBE_QUERIES: usize = 4;
+/// Queries a probe sends at most: . DNSKEY over UDP and TCP, a denial, a TLD's DS, . DNSKEY
+/// with CD.
+pub const MAX_PROBE_QUERIES: usize = 5;
 
-fn query(id: u16, q: &Question, udp_size: u16) -> Vec<u8> {
-    let mut w = Writer::new(id, flags::RD);
+fn query(id: u16, q: &Question, udp_size: u16, cd: bool) -> Vec<u8> {
+    let mut w = Writer::new(id, if cd { flags::RD | flags::CD } else { flags::RD });
     w.question(q);
     w.edns(&Edns { udp_size, dnssec_ok: true, ..Default::default() });
     w.finish()
 }
 
 async fn udp(addr: SocketAddr, q: &Question, wait: Duration, udp_size: u16) -> Option<Message> {
+    udp_with(addr, q, wait, udp_size, false).await
+}
+
+async fn udp_with(
+    addr: SocketAddr,
+    q: &Question,
+    wait: Duration,
+    udp_size: u16,
+    cd: bool,
+) -> Option<Message> {
     let bind = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
     let sock = UdpSocket::bind(bind).await.ok()?;
     sock.connect(addr).await.ok()?;
     let id = random_u16();
-    sock.send(&query(id, q, udp_size)).await.ok()?;
+    sock.send(&query(id, q, udp_size, cd)).await.ok()?;
     let mut buf = vec![0u8; 65535];
     timeout(wait, async {
         loop {
@@ -148,7 +159,7 @@ async fn tcp(addr: SocketAddr, q: &Question, wait: Duration, udp_size: u16) -> O
     timeout(wait, async {
         let mut s = TcpStream::connect(addr).await.ok()?;
         let id = random_u16();
-        let wire = query(id, q, udp_size);
+        let wire = query(id, q, udp_size, false);
         let mut framed = u16::try_from(wire.len()).ok()?.to_be_bytes().to_vec();
         framed.extend_from_slice(&wire);
         s.write_all(&framed).await.ok()?;
@@ -201,7 +212,7 @@ fn judge_dnskey(m: &Message) -> Outcome {
     Outcome::Pass(format!("{keys} keys, signed"))
 }
 
-/// Probes one plain (UDP/TCP) upstream with four queries, waiting at most `wait` for each and
+/// Probes one plain (UDP/TCP) upstream with five queries, waiting at most `wait` for each and
 /// offering `udp_size` (`edns-buffer-size`) as the daemon's own queries do.
 pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
     let mut checks = Vec::new();
@@ -247,7 +258,15 @@ pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
     });
 
     denial_and_delegation(&Via::Udp(addr, wait, udp_size), &mut checks).await;
-    checks.push(cd_check());
+    // RFC 4035 §3.2.2: CD is copied to the reply. An upstream that drops it may also withhold
+    // data that fails its own validation, which lookaside wants to judge (and explain) itself.
+    checks.push(Check {
+        what: "CD (. DNSKEY with CD set)".into(),
+        outcome: match udp_with(addr, &root_keys, wait, udp_size, true).await {
+            None => Outcome::Fail(Fitness::Degraded, "no reply to a query with CD set".into()),
+            Some(m) => cd_check(m.has_flag(flags::CD)).outcome,
+        },
+    });
     Report { upstream: addr, checks }
 }
 
@@ -271,10 +290,18 @@ impl Via<'_> {
     }
 }
 
-fn cd_check() -> Check {
+fn cd_check(echoed: bool) -> Check {
     Check {
-        what: "CD: data that does not validate".into(),
-        outcome: Outcome::Skipped("needs a zone known to be broken under this root".into()),
+        what: "CD (. DNSKEY with CD set)".into(),
+        outcome: if echoed {
+            Outcome::Pass("CD echoed (whether it withholds bogus data needs a broken zone to tell)".into())
+        } else {
+            Outcome::Fail(
+                Fitness::Degraded,
+                "drops the CD bit (RFC 4035 §3.2.2): data that fails its own validation may not reach us"
+                    .into(),
+            )
+        },
     }
 }
 
@@ -285,7 +312,10 @@ pub async fn probe_stream(stream: &StreamChannel, addr: SocketAddr, wait: Durati
     let mut checks = Vec::new();
     let root_keys = Question { name: Name::root(), qtype: rtype::DNSKEY, qclass: 1 };
     let deadline = tokio::time::Instant::now() + wait;
-    match stream.exchange(&root_keys, |id| build_padded_query(id, &root_keys, udp_size), deadline).await {
+    let cd_echoed = match stream
+        .exchange(&root_keys, |id| build_padded_query(id, &root_keys, udp_size), deadline)
+        .await
+    {
         Err(e) => {
             checks.push(Check {
                 what: ". DNSKEY over TLS with DO".into(),
@@ -294,11 +324,12 @@ pub async fn probe_stream(stream: &StreamChannel, addr: SocketAddr, wait: Durati
             return Report { upstream: addr, checks };
         }
         Ok(keys) => {
-            checks.push(Check { what: ". DNSKEY over TLS with DO".into(), outcome: judge_dnskey(&keys) })
+            checks.push(Check { what: ". DNSKEY over TLS with DO".into(), outcome: judge_dnskey(&keys) });
+            keys.has_flag(flags::CD)
         }
-    }
+    };
     denial_and_delegation(&Via::Stream(stream, wait, udp_size), &mut checks).await;
-    checks.push(cd_check());
+    checks.push(cd_check(cd_echoed));
     Report { upstream: addr, checks }
 }
 
