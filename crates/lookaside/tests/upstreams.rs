@@ -332,13 +332,33 @@ fn stripping_relay(h: &Hierarchy) -> String {
 
 /// A UDP relay to Unbound that rewrites each query (`query`) or reply (`reply`) on the way.
 fn rewriting_relay(h: &Hierarchy, query: fn(&mut Message), reply: fn(&mut Message), forward: bool) -> String {
+    counted_rewriting_relay(h, query, reply, forward).0
+}
+
+/// As [`rewriting_relay`], counting the queries by "name TYPE".
+fn counted_rewriting_relay(
+    h: &Hierarchy,
+    query: fn(&mut Message),
+    reply: fn(&mut Message),
+    forward: bool,
+) -> (String, Counts) {
     let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
     let addr = sock.local_addr().unwrap();
     let target = h.unbound;
+    let counts: Counts = Arc::default();
+    let seen = counts.clone();
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = sock.recv_from(&mut buf) {
             let Ok(mut q) = Message::parse(&buf[..n]) else { continue };
+            if let Some(question) = q.questions.first() {
+                let key = format!(
+                    "{} {}",
+                    question.name.to_string().to_lowercase(),
+                    rtype::type_name(question.qtype)
+                );
+                *seen.lock().unwrap().entry(key).or_insert(0) += 1;
+            }
             query(&mut q);
             let mut m = if forward {
                 let Some(r) = udp_exchange(target, &q.to_wire(), Duration::from_secs(3)) else { continue };
@@ -351,7 +371,37 @@ fn rewriting_relay(h: &Hierarchy, query: fn(&mut Message), reply: fn(&mut Messag
             let _ = sock.send_to(&m.to_wire(), peer);
         }
     });
-    addr.to_string()
+    (addr.to_string(), counts)
+}
+
+fn strip_dnssec(m: &mut Message) {
+    for section in [&mut m.answer, &mut m.authority, &mut m.additional] {
+        section.retain(|r| ![rtype::RRSIG, rtype::NSEC, rtype::NSEC3].contains(&r.rtype));
+    }
+}
+
+fn clear_do(q: &mut Message) {
+    if let Some(e) = q.edns.as_mut() {
+        e.dnssec_ok = false;
+    }
+}
+
+/// The broken upstreams of the field, each with the words its probe must find: (name, relay,
+/// its query counts, the reason).
+fn broken_upstreams(h: &Hierarchy) -> Vec<(&'static str, String, Counts, &'static str)> {
+    let (liar, liar_counts) = nxdomain_upstream(h);
+    let (stripper, strip_counts) = counted_rewriting_relay(h, |_| {}, strip_dnssec, true);
+    let (no_do, no_do_counts) = counted_rewriting_relay(h, clear_do, |_| {}, true);
+    vec![
+        ("NXDOMAIN to everything", liar, liar_counts, "answered NXDOMAIN to . DNSKEY"),
+        (
+            "strips RRSIGs and proofs",
+            stripper,
+            strip_counts,
+            "strips RRSIGs: . DNSKEY came without signatures",
+        ),
+        ("clears DO", no_do, no_do_counts, "cleared the DO bit"),
+    ]
 }
 
 /// dnsmasq as a plain forwarder to Unbound (no --dnssec, no --proxy-dnssec), as many home
@@ -491,41 +541,43 @@ fn wait_for_probe(d: &harness::Daemon, upstream: &str, verdict: &str) {
 #[test]
 fn unfit_upstreams_are_quarantined_while_a_fit_one_exists() {
     let h = hierarchy!();
-    let (liar, counts) = nxdomain_upstream(h);
     let good = h.unbound.to_string();
-    let d = h.daemon(&["--upstream", &liar, "--upstream", &good]);
-    wait_for_probe(&d, &liar, "unfit");
-    wait_for_probe(&d, &good, "fit");
-    let before: usize = counts.lock().unwrap().values().sum();
-    let names = [
-        ("www.secure.example.", rtype::A),
-        ("_xmpp-server._tcp.secure.example.", rtype::SRV),
-        ("_5269._tcp.xmpp.secure.example.", rtype::TLSA),
-        ("www.sub.secure.example.", rtype::A),
-        ("nothere.secure.example.", rtype::A),
-        ("www.nsec3.example.", rtype::AAAA),
-        ("nothere.nsec3.example.", rtype::A),
-    ];
-    for (name, qtype) in names {
-        let m = ask(d.addr, name, qtype, Opts::default());
-        assert!(m.has_flag(flags::AD), "{name}: rcode {} {:?}", m.rcode(), ede(&m));
+    for (kind, bad, counts, _) in broken_upstreams(h) {
+        let d = h.daemon(&["--upstream", &bad, "--upstream", &good]);
+        wait_for_probe(&d, &bad, "unfit");
+        wait_for_probe(&d, &good, "fit");
+        let before: usize = counts.lock().unwrap().values().sum();
+        let names = [
+            ("www.secure.example.", rtype::A),
+            ("_xmpp-server._tcp.secure.example.", rtype::SRV),
+            ("_5269._tcp.xmpp.secure.example.", rtype::TLSA),
+            ("www.sub.secure.example.", rtype::A),
+            ("nothere.secure.example.", rtype::A),
+            ("www.nsec3.example.", rtype::AAAA),
+            ("nothere.nsec3.example.", rtype::A),
+        ];
+        for (name, qtype) in names {
+            let m = ask(d.addr, name, qtype, Opts::default());
+            assert!(m.has_flag(flags::AD), "{kind}: {name}: rcode {} {:?}", m.rcode(), ede(&m));
+        }
+        let after: usize = counts.lock().unwrap().values().sum();
+        assert_eq!(after, before, "{kind}: no query to it after its probe: {:?}", counts.lock().unwrap());
     }
-    let after: usize = counts.lock().unwrap().values().sum();
-    assert_eq!(after, before, "no query to the unfit upstream after its probe: {:?}", counts.lock().unwrap());
 }
 
 #[test]
 fn with_only_an_unfit_upstream_the_error_names_it() {
     let h = hierarchy!();
-    let (liar, _) = nxdomain_upstream(h);
-    let d = h.daemon(&["--upstream", &liar]);
-    wait_for_probe(&d, &liar, "unfit");
-    let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
-    assert_eq!(m.rcode(), 2);
-    let e = ede(&m);
-    let expected = format!("upstream {liar} does not serve DNSSEC data (answered NXDOMAIN to . DNSKEY)");
-    assert!(e.iter().any(|(code, text)| *code == 23 && text.contains(&expected)), "{e:?}");
-    assert!(d.log().contains("upstream probe: unfit: answered NXDOMAIN to . DNSKEY"), "{}", d.log());
+    for (kind, bad, _, reason) in broken_upstreams(h) {
+        let d = h.daemon(&["--upstream", &bad]);
+        wait_for_probe(&d, &bad, "unfit");
+        let m = ask(d.addr, "www.secure.example.", rtype::A, Opts::default());
+        assert_eq!(m.rcode(), 2, "{kind}");
+        let e = ede(&m);
+        let expected = format!("upstream {bad} does not serve DNSSEC data ({reason}");
+        assert!(e.iter().any(|(code, text)| *code == 23 && text.contains(&expected)), "{kind}: {e:?}");
+        assert!(d.log().contains(&format!("upstream probe: unfit: {reason}")), "{kind}: {}", d.log());
+    }
 }
 
 #[test]
