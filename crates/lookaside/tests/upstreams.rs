@@ -374,6 +374,58 @@ fn counted_rewriting_relay(
     (addr.to_string(), counts)
 }
 
+/// A relay on one port for UDP and TCP in front of Unbound that truncates every UDP answer over
+/// 512 octets, as an upstream with a 512-octet EDNS buffer does; TCP is relayed untouched.
+fn small_edns_relay(h: &Hierarchy) -> String {
+    use std::io::{Read, Write};
+    let udp = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = udp.local_addr().unwrap();
+    let tcp = std::net::TcpListener::bind(addr).unwrap();
+    let target = h.unbound;
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = udp.recv_from(&mut buf) {
+            let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) else { continue };
+            let Ok(mut m) = Message::parse(&reply) else { continue };
+            if reply.len() > 512 {
+                m.flags |= flags::TC;
+                m.answer.clear();
+                m.authority.clear();
+                m.additional.clear();
+            }
+            let _ = udp.send_to(&m.to_wire(), peer);
+        }
+    });
+    std::thread::spawn(move || {
+        for client in tcp.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut client = client;
+                let mut len = [0u8; 2];
+                if client.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+                if client.read_exact(&mut q).is_err() {
+                    return;
+                }
+                let Ok(mut up) = std::net::TcpStream::connect(target) else { return };
+                let _ = up.write_all(&len);
+                let _ = up.write_all(&q);
+                let mut rlen = [0u8; 2];
+                if up.read_exact(&mut rlen).is_err() {
+                    return;
+                }
+                let mut r = vec![0u8; u16::from_be_bytes(rlen) as usize];
+                if up.read_exact(&mut r).is_ok() {
+                    let _ = client.write_all(&rlen);
+                    let _ = client.write_all(&r);
+                }
+            });
+        }
+    });
+    addr.to_string()
+}
+
 fn strip_dnssec(m: &mut Message) {
     for section in [&mut m.answer, &mut m.authority, &mut m.additional] {
         section.retain(|r| ![rtype::RRSIG, rtype::NSEC, rtype::NSEC3].contains(&r.rtype));
@@ -502,6 +554,11 @@ fn probe_tells_fit_degraded_unfit_and_unreachable_apart() {
         false,
     );
     let no_cd = rewriting_relay(h, |_| {}, |m| m.flags &= !flags::CD, true);
+    // A small EDNS buffer: the DNSKEY set (under 1232 octets) comes truncated, TCP works.
+    let small = small_edns_relay(h);
+    let (_, list) = probe_json(&["--upstream", &small]);
+    let (v, why) = verdict_of(&list, &small);
+    assert!(v == "degraded" && why.starts_with("small EDNS buffer: truncated"), "{v}: {why}");
     let (_, list) = probe_json(&["--upstream", &no_do, "--upstream", &truncating, "--upstream", &no_cd]);
     assert_eq!(verdict_of(&list, &no_cd).0, "degraded");
     let checks = &list.iter().find(|v| v["upstream"] == no_cd.as_str()).unwrap()["checks"];

@@ -249,6 +249,14 @@ pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
         outcome: match (truncated, &over_tcp) {
             _ if keys_failed => Outcome::Skipped("no DNSKEY set came back to measure".into()),
             (false, _) => Outcome::Pass(format!("{} octets whole over UDP", keys.to_wire().len())),
+            // It fitted in what we offered: the upstream's own buffer is smaller.
+            (true, Some(m)) if m.to_wire().len() <= usize::from(udp_size) => Outcome::Fail(
+                Fitness::Degraded,
+                format!(
+                    "small EDNS buffer: truncated {} octets although {udp_size} were offered; such answers take TCP",
+                    m.to_wire().len()
+                ),
+            ),
             (true, Some(_)) => Outcome::Pass("truncated over UDP, whole over TCP".into()),
             (true, None) => Outcome::Fail(
                 Fitness::Unfit,
@@ -281,7 +289,11 @@ enum Via<'a> {
 impl Via<'_> {
     async fn ask(&self, q: &Question) -> Option<Message> {
         match self {
-            Self::Udp(addr, wait, size) => udp(*addr, q, *wait, *size).await,
+            // A truncated reply is asked again over TCP, as the daemon does.
+            Self::Udp(addr, wait, size) => match udp(*addr, q, *wait, *size).await {
+                Some(m) if m.has_flag(flags::TC) => tcp(*addr, q, *wait, *size).await.or(Some(m)),
+                other => other,
+            },
             Self::Stream(stream, wait, size) => {
                 let deadline = tokio::time::Instant::now() + *wait;
                 stream.exchange(q, |id| build_padded_query(id, q, *size), deadline).await.ok()
