@@ -53,6 +53,16 @@ fn private_unbound(h: &Hierarchy, tag: &str) -> (Guarded, SocketAddr) {
 
 type Counts = Arc<Mutex<HashMap<String, usize>>>;
 
+/// Counts a query by "name TYPE" (name in lower case).
+fn count(counts: &Counts, packet: &[u8]) {
+    if let Ok(m) = Message::parse(packet)
+        && let Some(q) = m.questions.first()
+    {
+        let key = format!("{} {}", q.name.to_string().to_lowercase(), rtype::type_name(q.qtype));
+        *counts.lock().unwrap().entry(key).or_insert(0) += 1;
+    }
+}
+
 /// A UDP relay to `target` that counts queries by "name TYPE".
 fn counting_relay(h: &Hierarchy, target: SocketAddr) -> (String, Counts) {
     let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
@@ -62,12 +72,7 @@ fn counting_relay(h: &Hierarchy, target: SocketAddr) -> (String, Counts) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            if let Ok(m) = Message::parse(&buf[..n])
-                && let Some(q) = m.questions.first()
-            {
-                let key = format!("{} {}", q.name.to_string().to_lowercase(), rtype::type_name(q.qtype));
-                *seen.lock().unwrap().entry(key).or_insert(0) += 1;
-            }
+            count(&seen, &buf[..n]);
             if let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) {
                 let _ = sock.send_to(&reply, peer);
             }
@@ -296,11 +301,8 @@ fn nxdomain_upstream(h: &Hierarchy) -> (String, Counts) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            count(&seen, &buf[..n]);
             let Ok(mut m) = Message::parse(&buf[..n]) else { continue };
-            if let Some(q) = m.questions.first() {
-                let key = format!("{} {}", q.name.to_string().to_lowercase(), rtype::type_name(q.qtype));
-                *seen.lock().unwrap().entry(key).or_insert(0) += 1;
-            }
             m.flags = (m.flags & !0x000f) | flags::QR | flags::RA | 3;
             m.answer.clear();
             m.authority.clear();
@@ -350,15 +352,8 @@ fn counted_rewriting_relay(
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            count(&seen, &buf[..n]);
             let Ok(mut q) = Message::parse(&buf[..n]) else { continue };
-            if let Some(question) = q.questions.first() {
-                let key = format!(
-                    "{} {}",
-                    question.name.to_string().to_lowercase(),
-                    rtype::type_name(question.qtype)
-                );
-                *seen.lock().unwrap().entry(key).or_insert(0) += 1;
-            }
             query(&mut q);
             let mut m = if forward {
                 let Some(r) = udp_exchange(target, &q.to_wire(), Duration::from_secs(3)) else { continue };

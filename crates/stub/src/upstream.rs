@@ -146,6 +146,22 @@ pub struct Route {
     pub prefer: Option<SocketAddr>,
 }
 
+impl Server {
+    /// A server not yet asked: 0x20 on unless over TLS (no off-path forger can answer there).
+    fn new(spec: UpstreamSpec, tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>) -> Self {
+        Self {
+            addr: spec.addr,
+            mixed_case: AtomicBool::new(spec.tls.is_none()),
+            failures: AtomicU32::new(0),
+            stream: StreamChannel::new(spec.addr, tls),
+            rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
+            fitness: std::sync::Mutex::new(None),
+            damage: AtomicU32::new(0),
+            spec,
+        }
+    }
+}
+
 /// The configured upstream resolvers.
 pub struct Upstreams {
     servers: Vec<Server>,
@@ -163,19 +179,10 @@ pub struct Upstreams {
 impl Upstreams {
     /// Plain upstreams at these addresses, with the default timeouts.
     pub fn new(addrs: Vec<SocketAddr>) -> Self {
-        let servers = addrs
-            .into_iter()
-            .map(|addr| Server {
-                spec: UpstreamSpec::plain(addr),
-                addr,
-                mixed_case: AtomicBool::new(true),
-                failures: AtomicU32::new(0),
-                stream: StreamChannel::new(addr, None),
-                rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
-                fitness: std::sync::Mutex::new(None),
-                damage: AtomicU32::new(0),
-            })
-            .collect();
+        Self::with_servers(addrs.into_iter().map(|a| Server::new(UpstreamSpec::plain(a), None)).collect())
+    }
+
+    fn with_servers(servers: Vec<Server>) -> Self {
         Self {
             servers,
             try_timeout: DEFAULT_TRY_TIMEOUT,
@@ -211,25 +218,9 @@ impl Upstreams {
                     Some((config, name))
                 }
             };
-            servers.push(Server {
-                addr: spec.addr,
-                mixed_case: AtomicBool::new(spec.tls.is_none()),
-                failures: AtomicU32::new(0),
-                stream: StreamChannel::new(spec.addr, tls),
-                rtt: Rtt::new(DEFAULT_TRY_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
-                fitness: std::sync::Mutex::new(None),
-                damage: AtomicU32::new(0),
-                spec,
-            });
+            servers.push(Server::new(spec, tls));
         }
-        Ok(Self {
-            servers,
-            try_timeout: DEFAULT_TRY_TIMEOUT,
-            total_timeout: DEFAULT_TOTAL_TIMEOUT,
-            edns_buffer: EDNS_BUFFER,
-            stats: UpstreamStats::default(),
-            probe_needed: tokio::sync::Notify::new(),
-        })
+        Ok(Self::with_servers(servers))
     }
 
     /// One line per upstream for `ctl status`: its spec, failures, and its connection (open or
