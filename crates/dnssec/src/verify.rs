@@ -156,6 +156,16 @@ pub fn verify_rrset(
     Err(failure.unwrap_or(BogusReason::SignatureInvalid { rrset: id(), zone: zone.clone() }))
 }
 
+/// The DS (or DLV, the same layout) that names `key` of `zone` with `digest_type` (RFC 4034
+/// §5.1.4: the digest of the owner's canonical wire form and the DNSKEY RDATA; RFC 4431 §2 for
+/// DLV); `None` for a digest type we cannot compute.
+pub fn ds_for(zone: &Name, key: &Dnskey, digest_type: u8) -> Option<Ds> {
+    let mut data = zone.to_canonical_wire();
+    data.extend_from_slice(&key.rdata);
+    let digest = crypto::ds_digest(digest_type, &data)?;
+    Some(Ds { key_tag: key.key_tag(), algorithm: key.algorithm, digest_type, digest })
+}
+
 /// True when `ds` (or a DLV with the same layout) names `key` of `zone`.
 pub fn ds_matches(zone: &Name, key: &Dnskey, ds: &Ds) -> bool {
     if ds.algorithm != key.algorithm || ds.key_tag != key.key_tag() {

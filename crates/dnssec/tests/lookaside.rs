@@ -423,3 +423,28 @@ fn dlv_delegation_the_dlv_sits_in_a_child_zone_of_the_registry() {
         s.detail.to_string().contains("DLV found in dlv.example. at deleg.unsignedtld.dlv.example.")
     }));
 }
+
+#[test]
+fn rfc4431_dlv_records_computed_from_a_zones_keys_match_the_signers() {
+    // The registry's DLV records were written by ldns-key2ds from the KSKs; ds_for must give the
+    // same RDATA from the zone's published DNSKEY set.
+    use lookaside_dnssec::rdata::{Dnskey, Ds};
+    use lookaside_dnssec::verify::ds_for;
+    let auth = Authority::fixtures();
+    for zone in ["yax.unsignedtld.", "unsigned.optout.example.", "expiredkeys.unsignedtld."] {
+        let dlv = auth.query(&name(&format!("{zone}dlv.example.")), rtype::DLV);
+        let published: Vec<Ds> =
+            dlv.answer.iter().filter(|r| r.rtype == rtype::DLV).filter_map(|r| Ds::parse(&r.rdata)).collect();
+        assert!(!published.is_empty(), "{zone}: a DLV record in the fixture");
+        let keys = auth.query(&name(zone), rtype::DNSKEY);
+        let computed: Vec<Ds> = keys
+            .answer
+            .iter()
+            .filter(|r| r.rtype == rtype::DNSKEY)
+            .filter_map(|r| Dnskey::parse(&r.rdata))
+            .filter(|k| k.flags & 1 == 1)
+            .filter_map(|k| ds_for(&name(zone), &k, 2))
+            .collect();
+        assert!(published.iter().all(|p| computed.contains(p)), "{zone}: {published:?} vs {computed:?}");
+    }
+}

@@ -79,6 +79,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the DLV records (RFC 4431) and DS records for a zone's key-signing keys, as
+    /// `dnssec-dsfromkey -l` did: from the zone's published DNSKEY set (asked with CD, so it works
+    /// before any chain exists) or from a key file.
+    DlvRecord {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The zone.
+        zone: String,
+        /// The look-aside registry the DLV records go into (default: the first configured one).
+        #[arg(long)]
+        registry: Option<String>,
+        /// Read the keys from this file (zone-file DNSKEY lines) instead of asking for them.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the man pages and shell completions into DIR (for packaging).
     #[command(hide = true)]
     Dist {
@@ -313,6 +331,122 @@ pub fn probe(args: &CommonArgs, json: bool) -> ExitCode {
         }
     }
     if reports.iter().any(|r| r.fitness().usable()) { ExitCode::SUCCESS } else { ExitCode::from(2) }
+}
+
+/// `lookaside dlv-record`: the DLV and DS records of a zone's key-signing keys.
+pub fn dlv_record(
+    common: &CommonArgs,
+    zone: &str,
+    registry: Option<&str>,
+    key_file: Option<&std::path::Path>,
+    json: bool,
+) -> ExitCode {
+    use lookaside_dnssec::name::Name;
+    use lookaside_dnssec::rdata::Dnskey;
+    let zone = match Name::parse(zone) {
+        Ok(z) => z,
+        Err(e) => {
+            eprintln!("lookaside: {zone:?}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let registry = match registry {
+        Some(r) => match Name::parse(r) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("lookaside: --registry {r:?}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => common.load().ok().and_then(|c| c.lookaside.first().map(|(domain, _, _)| domain.clone())),
+    };
+    let print = |keys: Vec<Dnskey>| -> bool {
+        // Key-signing keys (SEP bit) of the zone, not revoked; all zone keys when none has SEP.
+        let zone_keys: Vec<&Dnskey> =
+            keys.iter().filter(|k| k.flags & 0x0100 != 0 && k.flags & 0x0080 == 0).collect();
+        let ksks: Vec<&Dnskey> = zone_keys.iter().copied().filter(|k| k.flags & 0x0001 != 0).collect();
+        let chosen = if ksks.is_empty() { zone_keys } else { ksks };
+        let mut rows = Vec::new();
+        for k in chosen {
+            // SHA-256 (RFC 4509): SHA-1 must no longer be published (RFC 8624 §3.3).
+            let Some(ds) = lookaside_dnssec::verify::ds_for(&zone, k, 2) else { continue };
+            let rdata = format!(
+                "{} {} {} {}",
+                ds.key_tag,
+                ds.algorithm,
+                ds.digest_type,
+                lookaside_dnssec::codec::hex_encode(&ds.digest).to_uppercase()
+            );
+            rows.push((k.key_tag(), k.algorithm, rdata));
+        }
+        let dlv_owner = registry.as_ref().map(|r| {
+            let z = zone.to_string();
+            format!("{}{}", z, if r.is_root() { String::new() } else { r.to_string() })
+        });
+        if json {
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(tag, alg, rdata)| {
+                    serde_json::json!({
+                        "key_tag": tag, "algorithm": alg,
+                        "ds": format!("{zone} IN DS {rdata}"),
+                        "dlv": dlv_owner.as_ref().map(|o| format!("{o} IN DLV {rdata}")),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        } else {
+            if dlv_owner.is_none() {
+                println!("; no look-aside registry configured or given (--registry): DS records only");
+            }
+            for (tag, alg, rdata) in &rows {
+                println!("; key-signing key {tag} (algorithm {alg}) of {zone}");
+                if let Some(owner) = &dlv_owner {
+                    println!("{owner} 3600 IN DLV {rdata}");
+                }
+                println!("{zone} 3600 IN DS {rdata}");
+            }
+        }
+        if rows.is_empty() {
+            eprintln!("lookaside: no zone keys of {zone} found");
+        }
+        !rows.is_empty()
+    };
+    if let Some(path) = key_file {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("lookaside: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        };
+        let mut anchors = lookaside_dnssec::TrustAnchors::empty();
+        if let Err(e) = anchors.add_text(&text, now()) {
+            eprintln!("lookaside: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        let keys: Vec<Dnskey> =
+            anchors.iter().filter(|a| a.zone == zone).flat_map(|a| a.keys.clone()).collect();
+        return if print(keys) { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    }
+    let asked = zone.clone();
+    run_tool(common, None, |r| async move {
+        let zone = asked;
+        let q = lookaside_dnssec::wire::Question {
+            name: zone.clone(),
+            qtype: lookaside_dnssec::rtype::DNSKEY,
+            qclass: lookaside_dnssec::rtype::CLASS_IN,
+        };
+        let res = r.resolve(&q, true).await;
+        let response = res.response.ok_or_else(|| format!("no answer for {zone} DNSKEY"))?;
+        let keys: Vec<Dnskey> = response
+            .answer
+            .iter()
+            .filter(|rec| rec.rtype == lookaside_dnssec::rtype::DNSKEY && rec.owner == zone)
+            .filter_map(|rec| Dnskey::parse(&rec.rdata))
+            .collect();
+        Ok(print(keys))
+    })
 }
 
 /// `lookaside check-config FILE`: loads the file as `serve` would and prints the effective

@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(&args),
         Command::CheckConfig { file } => check_config(&file),
         Command::Probe { common, json } => lookaside::cli::probe(&common, json),
+        Command::DlvRecord { common, zone, registry, key_file, json } => {
+            lookaside::cli::dlv_record(&common, &zone, registry.as_deref(), key_file.as_deref(), json)
+        }
         Command::Dist { dir } => match dist::write_all(&dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

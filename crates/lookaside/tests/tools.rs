@@ -197,3 +197,36 @@ fn xmpp_report_applies_prosodys_dane_rules() {
     assert!(out.contains("_xmpp-server._tcp.yax.unsignedtld.  SRV  secure"), "{out}");
     assert_eq!(out.matches("=> DANE usable").count(), 2, "{out}");
 }
+
+#[test]
+fn dlv_record_prints_what_the_registry_publishes() {
+    let h = hierarchy!();
+    let (code, out) = run(h, &["dlv-record", "yax.unsignedtld", "--registry", "dlv.example"]);
+    assert_eq!(code, 0, "{out}");
+    let dlv = out
+        .lines()
+        .find(|l| l.starts_with("yax.unsignedtld.dlv.example. 3600 IN DLV "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let digest = dlv.split_whitespace().last().unwrap().to_lowercase();
+    assert!(
+        out.contains(&format!("yax.unsignedtld. 3600 IN DS {}", dlv.split(" DLV ").nth(1).unwrap())),
+        "{out}"
+    );
+    // The registry's own record (written by ldns-key2ds) has the same digest.
+    let (_, served) = run(h, &["query", "yax.unsignedtld.dlv.example.", "DLV"]);
+    assert!(served.to_lowercase().contains(&digest), "{served}\nvs\n{out}");
+    // From a key file, before anything is published: the same record.
+    let (_, keys) = run(h, &["query", "yax.unsignedtld.", "DNSKEY"]);
+    let lines: String = keys.lines().filter(|l| l.contains("\tDNSKEY\t")).map(|l| format!("{l}\n")).collect();
+    let file = h.dir.join("yax.keys");
+    std::fs::write(&file, lines).unwrap();
+    let (code, from_file) = run(
+        h,
+        &["dlv-record", "yax.unsignedtld", "--registry", "dlv.example", "--key-file", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{from_file}");
+    assert!(from_file.contains(dlv), "{from_file}");
+    // No registry: DS records only, and it says so.
+    let (_, ds_only) = run(h, &["dlv-record", "yax.unsignedtld"]);
+    assert!(ds_only.contains("DS records only") && !ds_only.contains(" DLV "), "{ds_only}");
+}
