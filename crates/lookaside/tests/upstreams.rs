@@ -63,8 +63,9 @@ fn count(counts: &Counts, packet: &[u8]) {
     }
 }
 
-/// A UDP relay to `target` that counts queries by "name TYPE".
-fn counting_relay(h: &Hierarchy, target: SocketAddr) -> (String, Counts) {
+/// A UDP relay on a fresh loopback port: each query is counted by "name TYPE" and answered
+/// with what `answer` makes of it (nothing: dropped). Every relay of these tests is one.
+fn udp_relay(h: &Hierarchy, answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static) -> (String, Counts) {
     let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
     let addr = sock.local_addr().unwrap();
     let counts: Counts = Arc::default();
@@ -73,12 +74,17 @@ fn counting_relay(h: &Hierarchy, target: SocketAddr) -> (String, Counts) {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = sock.recv_from(&mut buf) {
             count(&seen, &buf[..n]);
-            if let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) {
+            if let Some(reply) = answer(&buf[..n]) {
                 let _ = sock.send_to(&reply, peer);
             }
         }
     });
     (addr.to_string(), counts)
+}
+
+/// A UDP relay to `target` that counts queries by "name TYPE".
+fn counting_relay(h: &Hierarchy, target: SocketAddr) -> (String, Counts) {
+    udp_relay(h, move |q| udp_exchange(target, q, Duration::from_secs(3)))
 }
 
 fn write_config(h: &Hierarchy, name: &str, body: &str) -> String {
@@ -211,22 +217,12 @@ fn check_config_reports_duplicate_and_shadowed_forwards() {
 /// upstream that goes down.
 fn switchable_relay(h: &Hierarchy, target: SocketAddr) -> (String, Arc<std::sync::atomic::AtomicBool>) {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
-    let addr = sock.local_addr().unwrap();
     let up = Arc::new(AtomicBool::new(true));
     let on = up.clone();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 4096];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            if !on.load(Ordering::SeqCst) {
-                continue;
-            }
-            if let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) {
-                let _ = sock.send_to(&reply, peer);
-            }
-        }
+    let (addr, _) = udp_relay(h, move |q| {
+        on.load(Ordering::SeqCst).then(|| udp_exchange(target, q, Duration::from_secs(3))).flatten()
     });
-    (addr.to_string(), up)
+    (addr, up)
 }
 
 #[test]
@@ -294,42 +290,19 @@ fn an_answer_asked_for_near_its_expiry_is_refreshed_in_the_background() {
 /// A UDP "upstream" that answers NXDOMAIN to everything, unsigned, as a resolver without
 /// Internet access or a captive portal does.
 fn nxdomain_upstream(h: &Hierarchy) -> (String, Counts) {
-    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
-    let addr = sock.local_addr().unwrap();
-    let counts: Counts = Arc::default();
-    let seen = counts.clone();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 4096];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            count(&seen, &buf[..n]);
-            let Ok(mut m) = Message::parse(&buf[..n]) else { continue };
-            m.flags = (m.flags & !0x000f) | flags::QR | flags::RA | 3;
-            m.answer.clear();
-            m.authority.clear();
-            m.additional.clear();
-            let _ = sock.send_to(&m.to_wire(), peer);
-        }
-    });
-    (addr.to_string(), counts)
+    udp_relay(h, |q| {
+        let mut m = Message::parse(q).ok()?;
+        m.flags = (m.flags & !0x000f) | flags::QR | flags::RA | 3;
+        m.answer.clear();
+        m.authority.clear();
+        m.additional.clear();
+        Some(m.to_wire())
+    })
 }
 
 /// A UDP relay to Unbound that strips RRSIG, NSEC and NSEC3 records, as old home routers do.
 fn stripping_relay(h: &Hierarchy) -> String {
-    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
-    let addr = sock.local_addr().unwrap();
-    let target = h.unbound;
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 4096];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) else { continue };
-            let Ok(mut m) = Message::parse(&reply) else { continue };
-            for section in [&mut m.answer, &mut m.authority, &mut m.additional] {
-                section.retain(|r| ![rtype::RRSIG, rtype::NSEC, rtype::NSEC3].contains(&r.rtype));
-            }
-            let _ = sock.send_to(&m.to_wire(), peer);
-        }
-    });
-    addr.to_string()
+    rewriting_relay(h, |_| {}, strip_dnssec, true)
 }
 
 /// A UDP relay to Unbound that rewrites each query (`query`) or reply (`reply`) on the way.
@@ -344,29 +317,18 @@ fn counted_rewriting_relay(
     reply: fn(&mut Message),
     forward: bool,
 ) -> (String, Counts) {
-    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
-    let addr = sock.local_addr().unwrap();
     let target = h.unbound;
-    let counts: Counts = Arc::default();
-    let seen = counts.clone();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 4096];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            count(&seen, &buf[..n]);
-            let Ok(mut q) = Message::parse(&buf[..n]) else { continue };
-            query(&mut q);
-            let mut m = if forward {
-                let Some(r) = udp_exchange(target, &q.to_wire(), Duration::from_secs(3)) else { continue };
-                let Ok(m) = Message::parse(&r) else { continue };
-                m
-            } else {
-                q
-            };
-            reply(&mut m);
-            let _ = sock.send_to(&m.to_wire(), peer);
-        }
-    });
-    (addr.to_string(), counts)
+    udp_relay(h, move |raw| {
+        let mut q = Message::parse(raw).ok()?;
+        query(&mut q);
+        let mut m = if forward {
+            Message::parse(&udp_exchange(target, &q.to_wire(), Duration::from_secs(3))?).ok()?
+        } else {
+            q
+        };
+        reply(&mut m);
+        Some(m.to_wire())
+    })
 }
 
 /// A relay on one port for UDP and TCP in front of Unbound that truncates every UDP answer over
@@ -637,22 +599,14 @@ fn an_upstream_that_starts_stripping_is_probed_again_and_named() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let h = hierarchy!();
     // Honest at first; later it strips RRSIGs, NSEC and NSEC3 (a router's firmware update).
-    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
-    let relay = sock.local_addr().unwrap().to_string();
     let strip = Arc::new(AtomicBool::new(false));
     let (stripping, target) = (strip.clone(), h.unbound);
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 4096];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            let Some(reply) = udp_exchange(target, &buf[..n], Duration::from_secs(3)) else { continue };
-            let Ok(mut m) = Message::parse(&reply) else { continue };
-            if stripping.load(Ordering::SeqCst) {
-                for section in [&mut m.answer, &mut m.authority, &mut m.additional] {
-                    section.retain(|r| ![rtype::RRSIG, rtype::NSEC, rtype::NSEC3].contains(&r.rtype));
-                }
-            }
-            let _ = sock.send_to(&m.to_wire(), peer);
+    let (relay, _) = udp_relay(h, move |q| {
+        let mut m = Message::parse(&udp_exchange(target, q, Duration::from_secs(3))?).ok()?;
+        if stripping.load(Ordering::SeqCst) {
+            strip_dnssec(&mut m);
         }
+        Some(m.to_wire())
     });
     let d = h.daemon(&["--upstream", &relay]);
     wait_for_probe(&d, &relay, "degraded"); // usable; UDP only, so no TCP
