@@ -3,6 +3,9 @@
 # signed hierarchy and the same upstream, round-robin in one run, with dnsperf:
 #   - cache-hit queries per second over UDP, UDP with DO, and TCP (one pipelined connection
 #     per client), queries lost, and each server's CPU time per answered query (/proc stats);
+#   - the same on two cores (`-c 8 -T 2 -q 500`; Unbound runs 2 threads throughout);
+#   - memory per cached name: RSS growth after 50,000 distinct wildcard names, each asked once
+#     (which also gives the cache-miss rate: every one is validated);
 #   - the cold-cache time to the first validated answer three signed levels below the root, and
 #     the number of upstream queries it took (counted by bench/relay.py).
 # Ratios are what to quote: absolute figures move with the machine's load (../shared/notes/perf.md).
@@ -85,6 +88,7 @@ run_one() { # SERVER MODE
     udp) extra=(-c 2 -T 2 -q 100) ;;
     udp-do) extra=(-c 2 -T 2 -q 100 -D) ;;
     tcp) extra=(-m tcp -c 2 -T 2 -q 100) ;;
+    2core) extra=(-c 8 -T 2 -q 500) ;;
   esac
   local before after out completed
   before=$(cpu_ticks "${pid[$s]}")
@@ -95,7 +99,7 @@ run_one() { # SERVER MODE
   lost[$s,$mode]+="$(echo "$out" | awk '/Queries lost:/ {print $3}') "
   cpu[$s,$mode]+="$(awk -v t=$((after - before)) -v c="${completed:-1}" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz * 1e6 / (c > 0 ? c : 1)}') "
 }
-modes=(udp udp-do tcp)
+modes=(udp udp-do tcp 2core)
 for r in $(seq 1 "$rounds"); do
   for mode in "${modes[@]}"; do
     for s in "${servers[@]}"; do run_one "$s" "$mode"; done
@@ -104,7 +108,7 @@ done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 echo
-echo "Cache hits, median of $rounds rounds of ${secs}s, dnsperf -c 2 -T 2 -q 100 (ratios to Unbound):"
+echo "Cache hits, median of $rounds rounds of ${secs}s, dnsperf -c 2 -T 2 -q 100 (2core: -c 8 -T 2 -q 500; ratios to Unbound):"
 printf '%-10s %-7s %12s %8s %14s %8s %8s\n' server mode qps ratio "CPU us/query" ratio lost
 for mode in "${modes[@]}"; do
   uq=$(echo "${qps[unbound,$mode]}" | median); uc=$(echo "${cpu[unbound,$mode]}" | median)
@@ -112,6 +116,30 @@ for mode in "${modes[@]}"; do
     q=$(echo "${qps[$s,$mode]}" | median); c=$(echo "${cpu[$s,$mode]}" | median); l=$(echo "${lost[$s,$mode]}" | median)
     printf '%-10s %-7s %12.0f %8.2f %14.2f %8.2f %8s\n' "$s" "$mode" "$q" "$(awk -v a="$q" -v b="$uq" 'BEGIN{print (b > 0 ? a / b : 0)}')" "$c" "$(awk -v a="$c" -v b="$uc" 'BEGIN{print (b > 0 ? a / b : 0)}')" "$l"
   done
+done
+
+# Memory per cached name and cache misses: 50,000 names under the wildcard, each asked once.
+names=50000
+misses="$work/misses"
+awk -v n=$names 'BEGIN { for (i = 0; i < n; i++) printf "m%d.wild.secure.example A\n", i }' > "$misses"
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+echo
+echo "Cache misses: $names distinct wildcard names (each validated), dnsperf -n 1 -c 2 -T 2 -q 100;"
+echo "memory per cached name = RSS growth / $names:"
+printf '%-10s %12s %8s %8s %14s %8s\n' server qps ratio lost "B per name" ratio
+declare -A mqps mbytes mlost
+for s in "${servers[@]}"; do
+  before=$(rss_kib "${pid[$s]}")
+  out=$(dnsperf -s "$ip" -p "${port[$s]}" -d "$misses" -n 1 -c 2 -T 2 -q 100 2>&1)
+  sleep 1
+  after=$(rss_kib "${pid[$s]}")
+  mqps[$s]=$(echo "$out" | awk '/Queries per second:/ {print $4}')
+  mlost[$s]=$(echo "$out" | awk '/Queries lost:/ {print $3}')
+  mbytes[$s]=$(( (after - before) * 1024 / names ))
+done
+for s in "${servers[@]}"; do
+  printf '%-10s %12.0f %8.2f %8s %14s %8.2f\n' "$s" "${mqps[$s]}" "$(awk -v a="${mqps[$s]}" -v b="${mqps[unbound]}" 'BEGIN{print (b > 0 ? a / b : 0)}')" \
+    "${mlost[$s]}" "${mbytes[$s]}" "$(awk -v a="${mbytes[$s]}" -v b="${mbytes[unbound]}" 'BEGIN{print (b > 0 ? a / b : 0)}')"
 done
 
 # Cold cache: a fresh server behind a counting relay in front of the warm upstream.

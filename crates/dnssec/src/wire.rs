@@ -116,6 +116,27 @@ pub struct Edns {
     pub options: Vec<(u16, Vec<u8>)>,
 }
 
+impl Edns {
+    /// Appends this as an OPT record (RFC 6891 §6.1.2) to a message being written; the caller
+    /// counts it in the additional section.
+    pub fn append_record(&self, buf: &mut Vec<u8>) {
+        let rdlen: usize = self.options.iter().map(|(_, data)| 4 + data.len()).sum();
+        buf.push(0);
+        buf.extend_from_slice(&rtype::OPT.to_be_bytes());
+        buf.extend_from_slice(&self.udp_size.to_be_bytes());
+        let ttl = ((self.extended_rcode as u32) << 24)
+            | ((self.version as u32) << 16)
+            | if self.dnssec_ok { 0x8000 } else { 0 };
+        buf.extend_from_slice(&ttl.to_be_bytes());
+        buf.extend_from_slice(&(rdlen.min(u16::MAX as usize) as u16).to_be_bytes());
+        for (code, data) in &self.options {
+            buf.extend_from_slice(&code.to_be_bytes());
+            buf.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            buf.extend_from_slice(data);
+        }
+    }
+}
+
 /// A parsed DNS message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Message {
@@ -419,21 +440,7 @@ impl Writer {
 
     /// Adds an OPT record to the additional section.
     pub fn edns(&mut self, e: &Edns) {
-        let mut rdata = Vec::new();
-        for (code, data) in &e.options {
-            rdata.extend_from_slice(&code.to_be_bytes());
-            rdata.extend_from_slice(&(data.len() as u16).to_be_bytes());
-            rdata.extend_from_slice(data);
-        }
-        self.buf.push(0);
-        self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
-        self.buf.extend_from_slice(&e.udp_size.to_be_bytes());
-        let ttl = ((e.extended_rcode as u32) << 24)
-            | ((e.version as u32) << 16)
-            | if e.dnssec_ok { 0x8000 } else { 0 };
-        self.buf.extend_from_slice(&ttl.to_be_bytes());
-        self.buf.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        self.buf.extend_from_slice(&rdata);
+        e.append_record(&mut self.buf);
         self.counts[3] += 1;
     }
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use lookaside_dnssec::outcome::ede;
 use lookaside_dnssec::rtype::{self, rcode};
-use lookaside_stub::Resolver;
 use lookaside_stub::respond::{self, ClientQuery, Rejection, error_response};
+use lookaside_stub::{Resolver, counters};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc};
@@ -352,8 +352,7 @@ impl Listener {
         } else if query.question.qclass != rtype::CLASS_IN {
             query.error(rcode::REFUSED, None)
         } else {
-            let res = self.resolver.load().cached(&query.question, query.checking_disabled())?;
-            respond::build_response(query, &res, reply_limit(query, udp))
+            self.resolver.load().cached_reply(query, reply_limit(query, udp))?
         };
         count_reply(&reply, udp);
         Some(reply)
@@ -394,14 +393,12 @@ fn rejected(rejection: Rejection) -> Option<Vec<u8>> {
 
 /// Counts an answer for the metrics.
 fn count_reply(reply: &[u8], udp: bool) {
-    metrics::counter!("lookaside_queries_total", "protocol" => if udp { "udp" } else { "tcp" }).increment(1);
-    let rc = reply.get(3).map_or(0, |b| b & 0x0f) as u16;
-    metrics::counter!("lookaside_responses_total", "rcode" => rcode::name(rc)).increment(1);
+    counters::get().reply(reply, udp);
 }
 
 /// REFUSED for a client outside `allow` (RFC 5358: no open resolvers), counted.
 fn refused(query: &ClientQuery) -> Vec<u8> {
-    metrics::counter!("lookaside_refused_total").increment(1);
+    counters::get().refused.increment(1);
     query.error(rcode::REFUSED, Some((ede::PROHIBITED, "not in the allow list".into())))
 }
 

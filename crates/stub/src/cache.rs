@@ -1,9 +1,10 @@
-//! Answer and key caches, TTL-bounded and memory-bounded (an LRU of a configured number of
-//! entries). Keys are case-insensitive names; validated keys live apart from answers so that a
-//! flood of unique names cannot evict the root's and TLDs' keys (as Unbound's key cache).
+//! The key cache and the small caches beside the answers (failure backoff, stale hold-off),
+//! TTL-bounded and memory-bounded (an LRU of a configured number of entries). Keys are
+//! case-insensitive names; validated keys live apart from answers ([`crate::answer_cache`]) so
+//! that a flood of unique names cannot evict the root's and TLDs' keys (as Unbound's key cache).
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
@@ -11,10 +12,7 @@ use std::collections::HashMap;
 use lookaside_dnssec::chain::{KeyCache, KeyEntry};
 use lookaside_dnssec::name::Name;
 use lookaside_dnssec::rdata::Nsec;
-use lookaside_dnssec::wire::Message;
 use lru::LruCache;
-
-use crate::resolution::Judgement;
 
 /// What an answer is cached under: the question, case-insensitively.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -25,27 +23,6 @@ pub struct CacheKey {
     pub qtype: u16,
     /// Class.
     pub qclass: u16,
-}
-
-/// A cached resolution.
-#[derive(Clone, Debug)]
-pub struct CachedAnswer {
-    /// The upstream's response, DNSSEC records included.
-    pub response: Arc<Message>,
-    /// Its verdict, or that it was not checked (the cache of CD answers).
-    pub judgement: Judgement,
-    /// The chain summary for EDE texts (shared: cache hits do not copy it).
-    pub summary: Arc<str>,
-    stored: Instant,
-    /// The TTL it was stored with, in seconds.
-    pub ttl: u32,
-}
-
-impl CachedAnswer {
-    /// Seconds since it was stored, for TTL aging.
-    pub fn age(&self, now: Instant) -> u32 {
-        now.saturating_duration_since(self.stored).as_secs() as u32
-    }
 }
 
 /// What an entry costs in memory, in bytes: its heap data plus a fixed allowance for the
@@ -68,21 +45,6 @@ impl Weigh for CacheKey {
 impl Weigh for Name {
     fn weight(&self) -> usize {
         self.as_wire().len() + 32
-    }
-}
-
-impl Weigh for Message {
-    fn weight(&self) -> usize {
-        let record = |r: &lookaside_dnssec::wire::Record| r.owner.as_wire().len() + r.rdata.len() + 64;
-        self.questions.iter().map(|q| q.name.as_wire().len() + 40).sum::<usize>()
-            + self.answer.iter().chain(&self.authority).chain(&self.additional).map(record).sum::<usize>()
-            + 96
-    }
-}
-
-impl Weigh for CachedAnswer {
-    fn weight(&self) -> usize {
-        self.response.weight() + self.summary.len() + 48
     }
 }
 
@@ -115,8 +77,6 @@ struct Lru<K: std::hash::Hash + Eq, V> {
     bytes: usize,
     budget: usize,
     puts: u64,
-    /// How long past its expiry an entry is kept for serving stale (RFC 8767); zero for none.
-    grace: Duration,
 }
 
 /// Insertions between two sweeps of expired entries.
@@ -124,25 +84,19 @@ pub const SWEEP_EVERY: u64 = 1024;
 
 impl<K: std::hash::Hash + Eq + Clone + Weigh, V: Clone + Weigh> ExpiringLru<K, V> {
     fn new(capacity: usize, budget: usize) -> Self {
-        Self::with_grace(capacity, budget, Duration::ZERO)
-    }
-
-    fn with_grace(capacity: usize, budget: usize, grace: Duration) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Self { inner: Mutex::new(Lru { map: LruCache::new(cap), bytes: 0, budget, puts: 0, grace }) }
+        Self { inner: Mutex::new(Lru { map: LruCache::new(cap), bytes: 0, budget, puts: 0 }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lru<K, V>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A live entry; an expired one is dropped on the way (once past its grace).
+    /// A live entry; an expired one is dropped on the way.
     fn get(&self, key: &K, now: Instant) -> Option<V> {
         let mut inner = self.lock();
-        let grace = inner.grace;
         match inner.map.get(key) {
             Some((v, expires, _)) if *expires > now => Some(v.clone()),
-            Some((_, expires, _)) if *expires + grace > now => None,
             Some(_) => {
                 if let Some((_, _, w)) = inner.map.pop(key) {
                     inner.bytes -= w;
@@ -150,18 +104,6 @@ impl<K: std::hash::Hash + Eq + Clone + Weigh, V: Clone + Weigh> ExpiringLru<K, V
                 None
             }
             None => None,
-        }
-    }
-
-    /// An expired entry still within its grace, and when it expired. Does not refresh its place
-    /// in the LRU: stale data is a fallback, not a reason to keep it.
-    fn get_stale(&self, key: &K, now: Instant) -> Option<(V, Instant)> {
-        let inner = self.lock();
-        match inner.map.peek(key) {
-            Some((v, expires, _)) if *expires <= now && *expires + inner.grace > now => {
-                Some((v.clone(), *expires))
-            }
-            _ => None,
         }
     }
 
@@ -179,9 +121,8 @@ impl<K: std::hash::Hash + Eq + Clone + Weigh, V: Clone + Weigh> ExpiringLru<K, V
         inner.puts += 1;
         if inner.puts.is_multiple_of(SWEEP_EVERY) {
             let now = Instant::now();
-            let grace = inner.grace;
             let dead: Vec<K> =
-                inner.map.iter().filter(|(_, (_, e, _))| *e + grace <= now).map(|(k, _)| k.clone()).collect();
+                inner.map.iter().filter(|(_, (_, e, _))| *e <= now).map(|(k, _)| k.clone()).collect();
             for k in dead {
                 if let Some((_, _, w)) = inner.map.pop(&k) {
                     inner.bytes -= w;
@@ -227,77 +168,6 @@ impl<K: std::hash::Hash + Eq + Clone + Weigh, V: Clone + Weigh> ExpiringLru<K, V
             }
         }
         keys.len()
-    }
-}
-
-/// An LRU cache of answers with per-entry expiry.
-pub struct AnswerCache {
-    entries: ExpiringLru<CacheKey, CachedAnswer>,
-}
-
-impl AnswerCache {
-    /// A cache of at most `capacity` answers and `budget` bytes.
-    pub fn new(capacity: usize, budget: usize) -> Self {
-        Self { entries: ExpiringLru::new(capacity, budget) }
-    }
-
-    /// As [`AnswerCache::new`], keeping expired answers for `grace` more, for serve-stale.
-    pub fn with_stale(capacity: usize, budget: usize, grace: Duration) -> Self {
-        Self { entries: ExpiringLru::with_grace(capacity, budget, grace) }
-    }
-
-    /// An expired answer still within the stale window, with how long ago it expired.
-    pub fn get_stale(&self, key: &CacheKey, now: Instant) -> Option<(CachedAnswer, Duration)> {
-        self.entries.get_stale(key, now).map(|(a, expired)| (a, now.saturating_duration_since(expired)))
-    }
-
-    /// Bytes held, by the estimate of [`Weigh`].
-    pub fn bytes(&self) -> usize {
-        self.entries.bytes()
-    }
-
-    /// A live entry, if any.
-    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<CachedAnswer> {
-        self.entries.get(key, now)
-    }
-
-    /// Stores an answer for `ttl` seconds (nothing for 0).
-    pub fn put(
-        &self,
-        key: CacheKey,
-        response: Arc<Message>,
-        judgement: Judgement,
-        summary: String,
-        ttl: u32,
-    ) {
-        if ttl == 0 {
-            return;
-        }
-        let now = Instant::now();
-        let entry = CachedAnswer { response, judgement, summary: summary.into(), stored: now, ttl };
-        if self.entries.put(key, entry, now + Duration::from_secs(ttl as u64)) {
-            metrics::counter!("lookaside_cache_evictions_total").increment(1);
-        }
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Drops every entry.
-    pub fn clear(&self) {
-        self.entries.clear();
-    }
-
-    /// Drops the entries for which `drop` is true; returns how many.
-    pub fn remove_where(&self, drop: impl Fn(&CacheKey, &CachedAnswer) -> bool) -> usize {
-        self.entries.remove_where(drop)
     }
 }
 
@@ -442,31 +312,6 @@ impl KeyCache for KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lookaside_dnssec::wire::Record;
-
-    fn answer(size: usize) -> Arc<Message> {
-        let owner = Name::parse("big.example.").unwrap();
-        Arc::new(Message {
-            answer: vec![Record { owner, rtype: 16, class: 1, ttl: 60, rdata: vec![7; size] }],
-            ..Message::default()
-        })
-    }
-
-    #[test]
-    fn the_answer_cache_stays_within_its_byte_budget() {
-        let cache = AnswerCache::new(1_000_000, 1 << 20);
-        for i in 0..2_000 {
-            let key =
-                CacheKey { name: Name::parse(&format!("n{i}.example.")).unwrap(), qtype: 16, qclass: 1 };
-            cache.put(key, answer(4_000), Judgement::Unchecked, String::new(), 60);
-            assert!(cache.bytes() <= 1 << 20, "{} bytes after {i}", cache.bytes());
-        }
-        assert!(cache.len() > 100 && cache.len() < 300, "{} entries of ~4 kB in 1 MiB", cache.len());
-        // One answer over a sixty-fourth of the budget is not cached at all.
-        let key = CacheKey { name: Name::parse("huge.example.").unwrap(), qtype: 16, qclass: 1 };
-        cache.put(key.clone(), answer(60_000), Judgement::Unchecked, String::new(), 60);
-        assert!(cache.get(&key, Instant::now()).is_none());
-    }
 
     #[test]
     fn expired_entries_are_swept_without_being_asked_for() {

@@ -16,11 +16,14 @@ use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Message, Question};
 use tracing::{debug, info};
 
-use crate::cache::{AnswerCache, CacheKey, FailureBackoff, KeyStore, StaleHoldoff};
+use crate::answer_cache::AnswerCache;
+use crate::cache::{CacheKey, FailureBackoff, KeyStore, StaleHoldoff};
 use crate::coalesce::Coalescer;
+use crate::counters;
 use crate::forward::{Forward, Forwards};
 use crate::local::LocalData;
 use crate::resolution::{Judgement, Resolution};
+use crate::respond::{self, ClientQuery, Served};
 use crate::upstream::{Route, Upstreams};
 
 /// Pipeline settings.
@@ -252,7 +255,7 @@ impl Resolver {
 
     /// Drops cached bogus and failed answers.
     pub fn flush_bogus(&self) -> usize {
-        self.answers.remove_where(|_, v| v.judgement.is_failure())
+        self.answers.remove_where(|_, j| j.is_failure())
     }
 
     /// The upstreams (for counters).
@@ -279,7 +282,7 @@ impl Resolver {
         if !self.local.is_empty()
             && let Some(local) = self.local.answer(question)
         {
-            metrics::counter!("lookaside_local_answers_total").increment(1);
+            counters::get().local_answers.increment(1);
             return Some(local);
         }
         let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
@@ -290,20 +293,61 @@ impl Resolver {
             _ if checking_disabled => self.unchecked.get(&key, now)?,
             _ => return None,
         };
-        self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("lookaside_cache_hits_total").increment(1);
-        self.count(&hit.judgement);
-        let age = hit.age(now);
-        // Asked for in the last tenth of its life: refresh it in the background.
-        if self.config.prefetch
-            && !checking_disabled
-            && hit.ttl >= PREFETCH_MIN_TTL
-            && u64::from(age) * 10 >= u64::from(hit.ttl) * 9
-            && !hit.judgement.is_failure()
-        {
+        if self.note_hit(&hit.judgement, hit.ttl, hit.age, checking_disabled) {
             self.queue_refresh(question, key, Refresh::Prefetch);
         }
-        Some(Resolution::from_cache(hit, age))
+        Some(Resolution::from_cache(hit))
+    }
+
+    /// The reply to `query` from the caches alone, or `None` on a miss: the listener's hit
+    /// path. The packed answer is served in place, under its shard's lock, without parsing or
+    /// copying records (see [`crate::answer_cache`]).
+    pub fn cached_reply(&self, query: &ClientQuery, limit: usize) -> Option<Vec<u8>> {
+        let q = &query.question;
+        if !self.local.is_empty() {
+            return self
+                .cached(q, query.checking_disabled())
+                .map(|r| respond::build_response(query, &r, limit));
+        }
+        let cd = query.checking_disabled();
+        let now = Instant::now();
+        let serve = |cache: &AnswerCache, skip_failure: bool| {
+            cache.with_hit(&q.name, q.qtype, q.qclass, now, |hit| {
+                // A validated answer serves CD queries too, but never a bogus one: CD wants the data.
+                if skip_failure && hit.judgement.is_failure() {
+                    return None;
+                }
+                let served =
+                    Served { judgement: hit.judgement, summary: hit.summary, age: hit.age, stale: false };
+                let reply = respond::answer(query, Some(hit.answer), served, limit);
+                let refresh = self.note_hit(hit.judgement, hit.ttl, hit.age, cd);
+                Some((reply, refresh))
+            })
+        };
+        let (reply, refresh) = match serve(&self.answers, cd).flatten() {
+            Some(r) => r,
+            None if cd => serve(&self.unchecked, false).flatten()?,
+            None => return None,
+        };
+        if refresh {
+            let key = CacheKey { name: q.name.clone(), qtype: q.qtype, qclass: q.qclass };
+            self.queue_refresh(q, key, Refresh::Prefetch);
+        }
+        Some(reply)
+    }
+
+    /// Counts a cache hit; true when it should be refreshed in the background (asked for in
+    /// the last tenth of its life, with `prefetch` on). The caller queues the refresh, outside
+    /// the cache's lock.
+    fn note_hit(&self, judgement: &Judgement, ttl: u32, age: u32, cd: bool) -> bool {
+        self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+        counters::get().cache_hits.increment(1);
+        self.count(judgement);
+        self.config.prefetch
+            && !cd
+            && ttl >= PREFETCH_MIN_TTL
+            && u64::from(age) * 10 >= u64::from(ttl) * 9
+            && !judgement.is_failure()
     }
 
     /// Starts the background refresher: answers near expiry (`prefetch`) and stale answers
@@ -326,7 +370,7 @@ impl Resolver {
                     };
                     if why == Refresh::Prefetch {
                         resolver.stats.prefetches.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("lookaside_prefetches_total").increment(1);
+                        counters::get().prefetches.increment(1);
                     }
                     // Straight to the upstreams (shared with any client asking meanwhile): a
                     // stale answer must not stand in for its own refresh.
@@ -388,7 +432,7 @@ impl Resolver {
             },
         };
         if joined {
-            metrics::counter!("lookaside_coalesced_total").increment(1);
+            counters::get().coalesced.increment(1);
         }
         if let Some(st) = stale
             && resolution.judgement.is_failure()
@@ -424,21 +468,22 @@ impl Resolver {
         if signatures_expire.is_some_and(|t| t <= now) {
             return None;
         }
-        let mut r = Resolution::from_cache(hit, 0);
+        let mut r = Resolution::from_cache(hit);
+        r.age = 0;
         r.stale = true;
         Some(r)
     }
 
     fn serve_stale(&self, r: Resolution) -> Resolution {
         self.stats.stale.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("lookaside_stale_answers_total").increment(1);
+        counters::get().stale_answers.increment(1);
         r
     }
 
     async fn resolve_miss(&self, question: &Question, checking_disabled: bool) -> Resolution {
         let key = CacheKey { name: question.name.clone(), qtype: question.qtype, qclass: question.qclass };
         self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("lookaside_cache_misses_total").increment(1);
+        counters::get().cache_misses.increment(1);
         if checking_disabled {
             let r = self.resolve_unchecked(question, key).await;
             self.count(&r.judgement);
@@ -482,11 +527,12 @@ impl Resolver {
         }
         // A failure caches its verdict, not the upstream's message (a bogus KeyTrap answer is
         // tens of kilobytes, and its data is never served from the cache: CD asks upstream anew).
+        let none = Message::default();
         let response = match &resolution.response {
-            Some(r) if !resolution.judgement.is_failure() => r.clone(),
-            _ => Arc::new(Message::default()),
+            Some(r) if !resolution.judgement.is_failure() => r,
+            _ => &none,
         };
-        self.answers.put(key, response, resolution.judgement.clone(), resolution.summary.clone(), ttl);
+        self.answers.put(&key, response, resolution.judgement.clone(), &resolution.summary, ttl);
         resolution
     }
 
@@ -495,7 +541,7 @@ impl Resolver {
             Ok((m, _)) => {
                 let m = Arc::new(m);
                 let ttl = self.answer_ttl(&m);
-                self.unchecked.put(key, m.clone(), Judgement::Unchecked, String::new(), ttl);
+                self.unchecked.put(&key, &m, Judgement::Unchecked, "", ttl);
                 Resolution::unchecked(m)
             }
             Err(e) => Resolution::failed(&e),
@@ -567,9 +613,8 @@ impl Resolver {
                 }
             }
         };
-        metrics::counter!("lookaside_signature_checks_total")
-            .increment(verdict.budget.signature_checks as u64);
-        metrics::counter!("lookaside_key_lookups_total").increment(verdict.budget.key_queries as u64);
+        counters::get().signature_checks.increment(verdict.budget.signature_checks as u64);
+        counters::get().key_lookups.increment(verdict.budget.key_queries as u64);
         for (zone, entry) in session.learned() {
             self.keys.put(zone.clone(), entry.clone());
         }
@@ -632,14 +677,11 @@ impl Resolver {
     }
 
     fn count(&self, j: &Judgement) {
-        metrics::counter!("lookaside_answers_total", "verdict" => j.label()).increment(1);
+        counters::get().answer(j);
         let Judgement::Checked(s) = j else {
             self.stats.unchecked.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        if let Some((code, _)) = s.ede() {
-            metrics::counter!("lookaside_ede_total", "code" => code.to_string()).increment(1);
-        }
         let c = match s {
             Security::Secure => &self.stats.secure,
             Security::Insecure(_) => &self.stats.insecure,
@@ -704,10 +746,10 @@ mod tests {
         let failed = Judgement::Checked(Security::Indeterminate(IndeterminateReason::LookupFailed {
             what: "z".into(),
         }));
-        r.answers.put(key("good.example."), answer("good.example.", later), secure.clone(), String::new(), 1);
-        r.answers.put(key("old-sig.example."), answer("old-sig.example.", earlier), secure, String::new(), 1);
-        r.answers.put(key("bogus.example."), answer("bogus.example.", later), bogus, String::new(), 1);
-        r.answers.put(key("failed.example."), Arc::new(Message::default()), failed, String::new(), 1);
+        r.answers.put(&key("good.example."), &answer("good.example.", later), secure.clone(), "", 1);
+        r.answers.put(&key("old-sig.example."), &answer("old-sig.example.", earlier), secure, "", 1);
+        r.answers.put(&key("bogus.example."), &answer("bogus.example.", later), bogus, "", 1);
+        r.answers.put(&key("failed.example."), &Arc::new(Message::default()), failed, "", 1);
         assert!(r.stale_answer(&key("good.example.")).is_none(), "not stale while fresh");
         std::thread::sleep(Duration::from_millis(1100));
         let stale = r.stale_answer(&key("good.example.")).expect("served stale");
@@ -717,10 +759,10 @@ mod tests {
         assert!(r.stale_answer(&key("failed.example.")).is_none(), "never a failure");
         let off = resolver(0);
         off.answers.put(
-            key("good.example."),
-            answer("good.example.", later),
+            &key("good.example."),
+            &answer("good.example.", later),
             Judgement::Checked(Security::Secure),
-            String::new(),
+            "",
             1,
         );
         std::thread::sleep(Duration::from_millis(1100));

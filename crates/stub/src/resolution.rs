@@ -6,7 +6,7 @@ use lookaside_dnssec::chain::{ChainStep, Verdict};
 use lookaside_dnssec::outcome::{IndeterminateReason, InsecureReason, Security};
 use lookaside_dnssec::wire::Message;
 
-use crate::cache::CachedAnswer;
+use crate::answer_cache::CachedAnswer;
 use crate::upstream::UpstreamError;
 
 /// What is known of an answer's data.
@@ -115,13 +115,13 @@ impl Resolution {
         }
     }
 
-    /// A cache hit, `age` seconds after it was stored.
-    pub fn from_cache(hit: CachedAnswer, age: u32) -> Self {
+    /// A cache hit.
+    pub fn from_cache(hit: CachedAnswer) -> Self {
         Self {
             response: Some(hit.response),
             judgement: hit.judgement,
-            summary: hit.summary.to_string(),
-            age,
+            summary: hit.summary,
+            age: hit.age,
             cached: true,
             steps: Vec::new(),
             stale: false,

@@ -11,10 +11,12 @@
 //! The question is echoed as the client wrote it, and owner names equal to the question name are
 //! written as a pointer to it, so they carry the client's spelling whatever case the upstream used.
 
+use lookaside_dnssec::iana::ede;
 use lookaside_dnssec::outcome::Security;
 use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Edns, Message, Question, Record, Section, WireError, Writer, flags};
 
+use crate::packed::PackedAnswer;
 use crate::resolution::{Judgement, Resolution};
 
 /// Largest UDP answer we send, whatever the client advertises (DNS Flag Day 2020).
@@ -229,9 +231,9 @@ pub fn chaos_response(query: &ClientQuery, version: Option<&str>, identity: Opti
 }
 
 /// The EDE text for a failed answer: the reason and, where known, the chain summary.
-fn ede_for(res: &Resolution) -> Option<(u16, String)> {
-    let (code, reason) = res.security()?.ede()?;
-    let text = if res.summary.is_empty() { reason } else { format!("{}: {reason}", res.summary) };
+fn ede_for(judgement: &Judgement, summary: &str) -> Option<(u16, String)> {
+    let (code, reason) = judgement.security()?.ede()?;
+    let text = if summary.is_empty() { reason } else { format!("{summary}: {reason}") };
     Some((code, text))
 }
 
@@ -239,59 +241,146 @@ fn is_dnssec_type(t: u16) -> bool {
     matches!(t, rtype::RRSIG | rtype::NSEC | rtype::NSEC3)
 }
 
+/// True when data with this judgement may go to this client: checked and not failed, or any
+/// data to a client that set CD (RFC 4035 §3.2.2).
+fn usable(query: &ClientQuery, judgement: &Judgement) -> bool {
+    match judgement {
+        Judgement::Checked(Security::Secure | Security::Insecure(_)) => true,
+        Judgement::Checked(Security::Bogus(_) | Security::Indeterminate(_)) | Judgement::Unchecked => {
+            query.checking_disabled()
+        }
+    }
+}
+
 /// Builds the client's answer for a resolution. `limit` is the largest size allowed (the UDP
 /// limit, or 65535 over TCP); a larger answer is replaced by an empty one with TC set.
 pub fn build_response(query: &ClientQuery, res: &Resolution, limit: usize) -> Vec<u8> {
-    let cd = query.checking_disabled();
+    let packed = res
+        .response
+        .as_deref()
+        .filter(|_| usable(query, &res.judgement))
+        .and_then(|m| PackedAnswer::pack(&query.question, m));
+    let served = Served { judgement: &res.judgement, summary: &res.summary, age: res.age, stale: res.stale };
+    answer(query, packed.as_ref(), served, limit)
+}
+
+/// What is known of a packed answer being served.
+#[derive(Clone, Copy, Debug)]
+pub struct Served<'a> {
+    /// Its verdict.
+    pub judgement: &'a Judgement,
+    /// The chain summary, for the EDE text of a failure.
+    pub summary: &'a str,
+    /// Seconds it spent in the cache, taken off its TTLs.
+    pub age: u32,
+    /// Served stale (RFC 8767).
+    pub stale: bool,
+}
+
+/// The client's answer from a packed response and what is known of it, by the policy table
+/// above: the cache hit path, which copies the packed bytes, leaves out DNSSEC records for a
+/// client without DO, and patches the ID, flags, the client's spelling of the question and the
+/// aged TTLs. `packed` is `None` when there is no data to give (a failure without CD, or no
+/// answer at all).
+pub fn answer(
+    query: &ClientQuery,
+    packed: Option<&PackedAnswer>,
+    served: Served<'_>,
+    limit: usize,
+) -> Vec<u8> {
+    let Some(packed) = packed.filter(|_| usable(query, served.judgement)) else {
+        return query.error(rcode::SERVFAIL, ede_for(served.judgement, served.summary));
+    };
+    serve_packed(query, packed, served, limit).unwrap_or_else(|| {
+        query.error(rcode::SERVFAIL, Some((ede::OTHER, "cached answer unreadable".into())))
+    })
+}
+
+fn serve_packed(
+    query: &ClientQuery,
+    packed: &PackedAnswer,
+    served: Served<'_>,
+    limit: usize,
+) -> Option<Vec<u8>> {
     let dnssec_ok = query.dnssec_ok();
-    let usable = match &res.judgement {
-        Judgement::Checked(Security::Secure | Security::Insecure(_)) => true,
-        Judgement::Checked(Security::Bogus(_) | Security::Indeterminate(_)) | Judgement::Unchecked => cd,
-    };
-    let Some(response) = res.response.as_deref().filter(|_| usable) else {
-        return query.error(rcode::SERVFAIL, ede_for(res));
-    };
-    let secure = res.security().is_some_and(Security::is_secure);
-    let rc = response.rcode();
+    let secure = served.judgement.security().is_some_and(Security::is_secure);
+    let rc = packed.rcode();
     let mut hflags = response_flags(query.flags, rc);
     // RFC 6840 §5.7–5.8: AD only for secure data, and only to a client that asked with DO or AD.
     if secure && (dnssec_ok || query.flags & flags::AD != 0) {
         hflags |= flags::AD;
     }
-    let keep = |r: &&Record| dnssec_ok || !is_dnssec_type(r.rtype) || r.rtype == query.question.qtype;
-    let ede = match res.security() {
-        _ if res.stale => Some((
-            lookaside_dnssec::iana::ede::STALE_ANSWER,
+    let ede = match served.judgement.security() {
+        _ if served.stale => Some((
+            ede::STALE_ANSWER,
             "no upstream answered in time: the cached answer, past its TTL (RFC 8767)".to_string(),
         )),
         Some(s @ Security::Insecure(_)) => s.ede(),
         _ => None,
     };
-    let mut w = Writer::new(query.id, hflags);
-    w.question(&query.question);
-    for (section, records) in [
-        (Section::Answer, &response.answer),
-        (Section::Authority, &response.authority),
-        (Section::Additional, &response.additional),
-    ] {
-        for r in records.iter().filter(keep) {
+    let head = packed.head();
+    let tail: &[u8] = packed.tail();
+    let qname = query.question.name.as_wire();
+    let records_at = 12 + qname.len() + 4;
+    let mut out = Vec::with_capacity(head.len() + tail.len() + 64);
+    out.extend_from_slice(&query.id.to_be_bytes());
+    out.extend_from_slice(&hflags.to_be_bytes());
+    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(qname);
+    out.extend_from_slice(&query.question.qtype.to_be_bytes());
+    out.extend_from_slice(&query.question.qclass.to_be_bytes());
+    // The packed question is the same name in another spelling, as long: records start at the
+    // same offset, and owner pointers to offset 12 now carry the client's spelling.
+    if head.get(records_at - 4..records_at)? != &out[records_at - 4..records_at] {
+        return None;
+    }
+    let wanted = [
+        u16::from_be_bytes([head[6], head[7]]),
+        u16::from_be_bytes([head[8], head[9]]),
+        u16::from_be_bytes([head[10], head[11]]),
+    ];
+    let mut counts = [0u16; 3];
+    let (mut bytes, mut at) = (head, records_at);
+    for (section, &n) in wanted.iter().enumerate() {
+        if section == 1 {
+            // The authority section starts the tail.
+            if at != head.len() {
+                return None;
+            }
+            (bytes, at) = (tail, 0);
+        }
+        for _ in 0..n {
+            let r = crate::packed::record_at(bytes, at)?;
+            at = r.end;
+            if !dnssec_ok && is_dnssec_type(r.rtype) && r.rtype != query.question.qtype {
+                continue;
+            }
+            let ttl = u32::from_be_bytes(bytes.get(r.ttl_at..r.ttl_at + 4)?.try_into().ok()?);
             // RFC 8767 §4: stale data goes out with a short TTL (30 s recommended).
-            let ttl = if res.stale { STALE_TTL.min(r.ttl) } else { r.ttl.saturating_sub(res.age) };
-            w.record_with_ttl(section, r, ttl);
+            let ttl = if served.stale { STALE_TTL.min(ttl) } else { ttl.saturating_sub(served.age) };
+            let patch = out.len() + (r.ttl_at - r.start);
+            out.extend_from_slice(&bytes[r.start..r.end]);
+            out[patch..patch + 4].copy_from_slice(&ttl.to_be_bytes());
+            counts[section] += 1;
         }
     }
-    if let Some(e) = response_edns(query.edns.as_ref(), ede, rc) {
-        w.edns(&e);
+    let edns = response_edns(query.edns.as_ref(), ede, rc);
+    if let Some(e) = &edns {
+        e.append_record(&mut out);
+        counts[2] += 1;
     }
-    let wire = w.finish();
-    if wire.len() <= limit {
-        return wire;
+    if out.len() > limit {
+        // Too large for UDP: an empty answer with TC sends the client to TCP (RFC 7766 §5).
+        out.truncate(records_at);
+        out[2..4].copy_from_slice(&(hflags | flags::TC).to_be_bytes());
+        counts = [0, 0, 0];
+        if let Some(e) = response_edns(query.edns.as_ref(), None, rc) {
+            e.append_record(&mut out);
+            counts[2] = 1;
+        }
     }
-    // Too large for UDP: an empty answer with TC sends the client to TCP (RFC 7766 §5).
-    let mut w = Writer::new(query.id, hflags | flags::TC);
-    w.question(&query.question);
-    if let Some(e) = response_edns(query.edns.as_ref(), None, rc) {
-        w.edns(&e);
+    for (i, c) in counts.iter().enumerate() {
+        out[6 + 2 * i..8 + 2 * i].copy_from_slice(&c.to_be_bytes());
     }
-    w.finish()
+    Some(out)
 }
