@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use lookaside_dnssec::wire::{MAX_MESSAGE_LEN, Message, Question, Section, WireError, Writer};
+use lookaside_dnssec::wire::{MAX_MESSAGE_LEN, Message, Question, Record, Section, WireError, Writer};
 
 /// A response in wire form: a header (ID zero) with its four section counts, the question, and
 /// every record, names uncompressed except owner names equal to the question's, which point at
@@ -24,18 +24,25 @@ pub struct PackedAnswer {
 impl PackedAnswer {
     /// Packs `response` as the answer to `question` (its records; the question is written as
     /// given). `None` when the uncompressed form would not fit a DNS message.
+    ///
+    /// Owner names other than the question's are written in lower case, their canonical form
+    /// (RFC 4034 §6.2): servers compress them against the question we sent, so they arrive in
+    /// the mixed case of our 0x20 randomisation (`exists.wILd.SeCure.example.`), which clients
+    /// should not see (Erlang's resolver compares names by case) and which would make equal
+    /// sections of different answers unequal bytes. Names inside RDATA are left as they are.
     pub fn pack(question: &Question, response: &Message) -> Option<Self> {
         let mut w = Writer::new(0, response.flags & !0x000f);
         w.question(question);
+        let canonical = |r: &Record| Record { owner: r.owner.to_lowercase(), ..r.clone() };
         for r in &response.answer {
-            w.record(Section::Answer, r);
+            w.record(Section::Answer, &canonical(r));
         }
         let split = w.len();
         for r in &response.authority {
-            w.record(Section::Authority, r);
+            w.record(Section::Authority, &canonical(r));
         }
         for r in &response.additional {
-            w.record(Section::Additional, r);
+            w.record(Section::Additional, &canonical(r));
         }
         let bytes = w.finish();
         if bytes.len() > MAX_MESSAGE_LEN {
@@ -159,7 +166,6 @@ pub(crate) fn record_at(bytes: &[u8], start: usize) -> Option<RecordSpan> {
 mod tests {
     use super::*;
     use lookaside_dnssec::name::Name;
-    use lookaside_dnssec::wire::Record;
 
     fn record(owner: &str, rtype: u16, rdata: &[u8]) -> Record {
         Record { owner: Name::parse(owner).unwrap(), rtype, class: 1, ttl: 300, rdata: rdata.to_vec() }
@@ -185,6 +191,13 @@ mod tests {
         assert_eq!(back.rcode(), 3);
         // The owner equal to the question is a pointer: the head ends 16 octets after it.
         assert_eq!(p.head().len(), 12 + q.name.as_wire().len() + 4 + 2 + 10 + 4);
+        // Owners other than the question's are packed in lower case; the question's keeps its
+        // pointer.
+        let mixed = Message {
+            authority: vec![record("ExAmple.", 6, &[0; 22]), record("EXAMPLE.", 46, &[1; 30])],
+            ..m.clone()
+        };
+        assert_eq!(PackedAnswer::pack(&q, &mixed).unwrap().tail(), p.tail());
         let first = record_at(p.tail(), 0).unwrap();
         assert_eq!(first.rtype, 6);
         assert_eq!(record_at(p.tail(), first.end).unwrap().end, p.tail().len());
