@@ -255,6 +255,7 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         // Stop taking queries, then let the ones in flight finish (bounded by the upstream timeout).
         serving.abort();
+        listener.stop();
         if !listener.drain(DEFAULT_TOTAL_TIMEOUT + Duration::from_secs(1)).await {
             tracing::warn!("stopping with queries still in flight");
         }

@@ -19,3 +19,5 @@ pub mod listener;
 pub mod privileges;
 pub mod tcp_table;
 pub mod tools;
+#[cfg(target_os = "linux")]
+pub mod udp_batch;

@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -17,11 +18,13 @@ use lookaside_stub::respond::{self, ClientQuery, Rejection, error_response};
 use lookaside_stub::{Resolver, counters};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use crate::access::AccessList;
 use crate::tcp_table::{MAX_TCP_PER_CLIENT, Registration, TcpTable};
+#[cfg(target_os = "linux")]
+use crate::udp_batch;
 
 /// Concurrent queries on one TCP connection (PowerDNS 10, resolved 32).
 pub const MAX_QUERIES_PER_TCP_CONNECTION: usize = 16;
@@ -45,6 +48,25 @@ pub struct ListenerLimits {
     pub refuse_drop: bool,
 }
 
+/// What becomes of a datagram.
+enum UdpAction {
+    /// Send this reply.
+    Reply(Vec<u8>),
+    /// Send nothing (a response, a runt, a client refused silently).
+    Nothing,
+    /// A cache miss, with its place under the in-flight cap.
+    Miss(ClientQuery, OwnedSemaphorePermit),
+}
+
+/// Where a task sends the reply to a cache miss.
+enum UdpOut {
+    /// A socket served by tasks.
+    Task(Arc<UdpSocket>),
+    /// A blocking socket served by receive threads: sent without blocking.
+    #[cfg(target_os = "linux")]
+    Thread(Arc<std::net::UdpSocket>),
+}
+
 /// Shared state of all listeners.
 pub struct Listener {
     resolver: Arc<ArcSwap<Resolver>>,
@@ -52,6 +74,8 @@ pub struct Listener {
     tcp_slots: Arc<Semaphore>,
     tcp_table: Arc<TcpTable>,
     limits: ListenerLimits,
+    /// Set by [`Listener::stop`]: the receive threads take no more queries.
+    stopping: AtomicBool,
 }
 
 /// Binds every address for UDP and TCP; fails if any is taken (two daemons must never share a
@@ -144,7 +168,13 @@ impl Listener {
             tcp_slots: Arc::new(Semaphore::new(limits.tcp_connections)),
             tcp_table: TcpTable::new(limits.tcp_connections),
             limits,
+            stopping: AtomicBool::new(false),
         })
+    }
+
+    /// Stops taking queries on the receive threads (the tasks stop when `run` is dropped).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// Waits until every query in flight has been answered, at most `timeout`; for a clean stop.
@@ -157,9 +187,15 @@ impl Listener {
     pub async fn run(self: Arc<Self>, sockets: Sockets) {
         let mut tasks = tokio::task::JoinSet::new();
         // One receive loop per core and socket: cache hits are answered inside the loop, so the
-        // loops are what spreads the work over the runtime's threads.
+        // loops are what spreads the work over the cores. On Linux each is a thread of its own
+        // with batched system calls; the runtime's threads serve misses and TCP.
         let loops = std::thread::available_parallelism().map_or(2, |n| n.get());
         for udp in sockets.udp {
+            #[cfg(target_os = "linux")]
+            let udp = match self.start_udp_threads(udp, loops) {
+                Ok(()) => continue,
+                Err(udp) => udp,
+            };
             let udp = Arc::new(udp);
             for _ in 0..loops {
                 tasks.spawn(self.clone().serve_udp(udp.clone()));
@@ -169,8 +205,120 @@ impl Listener {
             tasks.spawn(self.clone().serve_tcp(tcp));
         }
         while tasks.join_next().await.is_some() {}
+        // Receive threads serve on until `stop`; so does this, for whoever awaits it.
+        std::future::pending::<()>().await;
     }
 
+    /// What to do with one datagram: each is parsed once, and rejections, CHAOS and cache hits
+    /// are answered at once, without a task (the common case on a busy host).
+    fn udp_datagram(&self, data: &[u8], peer: SocketAddr) -> UdpAction {
+        let query = match respond::parse_query(data) {
+            Ok(q) => q,
+            Err(rejection) => return rejected(rejection).map_or(UdpAction::Nothing, UdpAction::Reply),
+        };
+        if !self.limits.allow.allows(peer.ip()) {
+            return if self.limits.refuse_drop {
+                UdpAction::Nothing
+            } else {
+                UdpAction::Reply(refused(&query))
+            };
+        }
+        if let Some(reply) = self.immediate_reply(&query, true) {
+            return UdpAction::Reply(reply);
+        }
+        match self.inflight.clone().try_acquire_owned() {
+            Ok(permit) => UdpAction::Miss(query, permit),
+            // Over the cap: answer at once rather than stay silent.
+            Err(_) => UdpAction::Reply(overloaded(&query)),
+        }
+    }
+
+    /// Answers a cache miss from a task of its own, sending the reply through `out`.
+    fn spawn_miss(
+        self: &Arc<Self>,
+        query: ClientQuery,
+        permit: OwnedSemaphorePermit,
+        out: UdpOut,
+        peer: SocketAddr,
+    ) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let reply = this.reply_after_miss(&query, true).await;
+            match out {
+                UdpOut::Task(socket) => {
+                    let _ = socket.send_to(&reply, peer).await;
+                }
+                #[cfg(target_os = "linux")]
+                UdpOut::Thread(socket) => {
+                    udp_batch::send_now(std::os::fd::AsRawFd::as_raw_fd(&*socket), &reply, peer);
+                }
+            }
+            drop(permit);
+        });
+    }
+
+    /// Starts `loops` receive threads on `udp`; gives it back, to be served by tasks, when it
+    /// cannot be made the blocking socket they need.
+    #[cfg(target_os = "linux")]
+    fn start_udp_threads(self: &Arc<Self>, udp: UdpSocket, loops: usize) -> Result<(), UdpSocket> {
+        let std_socket = udp.into_std().map_err(|e| {
+            warn!("UDP socket: {e}");
+        });
+        let Ok(socket) = std_socket else {
+            // into_std only fails when the runtime is gone, and then nothing serves anyway.
+            return Ok(());
+        };
+        if let Err(e) = udp_batch::prepare(&socket) {
+            warn!("UDP socket: {e}; receiving in tasks");
+            let back = socket.set_nonblocking(true).and_then(|()| UdpSocket::from_std(socket));
+            return back.map_or(Ok(()), Err);
+        }
+        let socket = Arc::new(socket);
+        for i in 0..loops {
+            let (this, socket, runtime) = (self.clone(), socket.clone(), tokio::runtime::Handle::current());
+            if let Err(e) = std::thread::Builder::new()
+                .name(format!("udp-{i}"))
+                .spawn(move || this.serve_udp_batched(socket, runtime))
+            {
+                warn!("cannot start a UDP receive thread: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// A receive loop on its own thread, with batched system calls on a blocking socket
+    /// ([`crate::udp_batch`]); misses go to tasks on `runtime`.
+    #[cfg(target_os = "linux")]
+    fn serve_udp_batched(self: Arc<Self>, socket: Arc<std::net::UdpSocket>, runtime: tokio::runtime::Handle) {
+        use std::os::fd::AsRawFd;
+        let _entered = runtime.enter();
+        let fd = socket.as_raw_fd();
+        let mut rx = udp_batch::RecvBatch::new();
+        let mut tx = udp_batch::SendBatch::default();
+        while !self.stopping.load(Ordering::Relaxed) {
+            let n = match rx.recv(fd) {
+                Ok(n) => n,
+                Err(e) => {
+                    debug!("UDP receive: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            for i in 0..n {
+                let Some((data, peer)) = rx.get(i) else { continue };
+                match self.udp_datagram(data, peer) {
+                    UdpAction::Reply(reply) => tx.push(reply, peer),
+                    UdpAction::Nothing => {}
+                    UdpAction::Miss(query, permit) => {
+                        self.spawn_miss(query, permit, UdpOut::Thread(socket.clone()), peer)
+                    }
+                }
+            }
+            tx.flush(fd);
+        }
+    }
+
+    /// A receive loop as a task, one datagram per system call: where batching is not built.
     async fn serve_udp(self: Arc<Self>, socket: Arc<UdpSocket>) {
         let mut buf = vec![0u8; 65535];
         loop {
@@ -181,40 +329,15 @@ impl Listener {
                     continue;
                 }
             };
-            // Each packet is parsed once; rejections, CHAOS and cache hits are answered here,
-            // without a task (the common case on a busy host).
-            let allowed = self.limits.allow.allows(peer.ip());
-            let query = match respond::parse_query(&buf[..n]) {
-                Ok(q) => q,
-                Err(rejection) => {
-                    if let Some(reply) = rejected(rejection) {
-                        let _ = socket.send_to(&reply, peer).await;
-                    }
-                    continue;
+            match self.udp_datagram(&buf[..n], peer) {
+                UdpAction::Reply(reply) => {
+                    let _ = socket.send_to(&reply, peer).await;
                 }
-            };
-            if !allowed {
-                if !self.limits.refuse_drop {
-                    let _ = socket.send_to(&refused(&query), peer).await;
+                UdpAction::Nothing => {}
+                UdpAction::Miss(query, permit) => {
+                    self.spawn_miss(query, permit, UdpOut::Task(socket.clone()), peer)
                 }
-                continue;
             }
-            if let Some(reply) = self.immediate_reply(&query, true) {
-                let _ = socket.send_to(&reply, peer).await;
-                continue;
-            }
-            let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
-                // Over the cap: answer at once rather than stay silent.
-                let _ = socket.send_to(&overloaded(&query), peer).await;
-                continue;
-            };
-            let this = self.clone();
-            let socket = socket.clone();
-            tokio::spawn(async move {
-                let reply = this.reply_after_miss(&query, true).await;
-                let _ = socket.send_to(&reply, peer).await;
-                drop(permit);
-            });
         }
     }
 
