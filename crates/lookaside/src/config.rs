@@ -376,6 +376,9 @@ pub struct CacheConfig {
     pub stale_answer_client_timeout: Option<u64>,
     /// Refresh answers asked for in the last tenth of their TTL (default true).
     pub prefetch: Option<bool>,
+    /// Answer NXDOMAIN and NODATA from validated NSEC records in the cache (RFC 8198; default
+    /// true).
+    pub aggressive_nsec: Option<bool>,
 }
 
 /// A size in bytes: an integer, or a string with a K, M or G suffix (powers of 1024).
@@ -458,6 +461,8 @@ pub struct Config {
     pub stale_answer_client_timeout: Duration,
     /// Background refresh of answers near expiry.
     pub prefetch: bool,
+    /// Denials synthesised from validated NSEC records (RFC 8198).
+    pub aggressive_nsec: bool,
     /// In-flight cap.
     pub max_inflight: usize,
     /// TCP connection cap.
@@ -677,6 +682,7 @@ impl Config {
             serve_stale,
             stale_answer_client_timeout,
             prefetch: cache.prefetch.unwrap_or(true),
+            aggressive_nsec: cache.aggressive_nsec.unwrap_or(true),
             local: local_data(file.local.as_deref().unwrap_or_default())?,
             forwards: {
                 let mut f =

@@ -132,11 +132,12 @@ impl Control {
                     s.unchecked.load(Ordering::Relaxed)
                 ));
                 out.push_str(&format!(
-                    "cache hits {} misses {} stale {} prefetches {}\n",
+                    "cache hits {} misses {} stale {} prefetches {} synthesised {}\n",
                     s.cache_hits.load(Ordering::Relaxed),
                     s.cache_misses.load(Ordering::Relaxed),
                     s.stale.load(Ordering::Relaxed),
-                    s.prefetches.load(Ordering::Relaxed)
+                    s.prefetches.load(Ordering::Relaxed),
+                    s.synthesised.load(Ordering::Relaxed)
                 ));
                 for line in negative_anchor_lines(&resolver) {
                     out.push_str(&format!("nta {line}\n"));

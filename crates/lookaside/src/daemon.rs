@@ -103,6 +103,7 @@ pub fn build_resolver(
         serve_stale: config.serve_stale,
         stale_client_timeout: config.stale_answer_client_timeout,
         prefetch: config.prefetch,
+        aggressive_nsec: config.aggressive_nsec,
     };
     let negative =
         negative.unwrap_or_else(|| Arc::new(NegativeAnchors::configured(&config.negative_trust_anchors)));

@@ -272,6 +272,11 @@ pub const KEYS: &[Key] = &[
         "Serve-stale (RFC 8767): seconds past its TTL an answer may still be served, with TTL 30 and EDE 3 (Stale Answer), when no upstream answers. Only answers that were secure or insecure when cached and whose signatures are still valid; never bogus data. 0 turns it off.",
     ),
     text(
+        "cache.aggressive-nsec",
+        "true",
+        "Answer NXDOMAIN and NODATA from NSEC records of earlier secure answers without asking upstream (RFC 8198), as Unbound's aggressive-nsec: a flood of random names under a signed zone costs one upstream query per NSEC span. NSEC only (NSEC3 spans may be opt-out); never under a negative trust anchor or a forward with dnssec off. At most 10,000 NSEC records are kept.",
+    ),
+    text(
         "cache.prefetch",
         "true",
         "Refresh an answer asked for in the last tenth of its TTL (at least 10 s) in the background, as Unbound's prefetch, so that names in use do not expire in the clients' face.",

@@ -4,14 +4,15 @@
 
 mod harness;
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use harness::{Guarded, Hierarchy, Opts, ask, ede, free_port, udp_exchange, wait_for};
+use harness::{
+    Counts, Guarded, Hierarchy, Opts, ask, counting_relay, ede, free_port, udp_exchange, udp_relay, wait_for,
+};
 use lookaside_dnssec::rtype;
 use lookaside_dnssec::wire::{Message, flags};
 
@@ -49,42 +50,6 @@ fn private_unbound(h: &Hierarchy, tag: &str) -> (Guarded, SocketAddr) {
     let addr: SocketAddr = format!("{}:{port}", h.ip).parse().unwrap();
     wait_for(addr, "corp.internal.", &log);
     (guard, addr)
-}
-
-type Counts = Arc<Mutex<HashMap<String, usize>>>;
-
-/// Counts a query by "name TYPE" (name in lower case).
-fn count(counts: &Counts, packet: &[u8]) {
-    if let Ok(m) = Message::parse(packet)
-        && let Some(q) = m.questions.first()
-    {
-        let key = format!("{} {}", q.name.to_string().to_lowercase(), rtype::type_name(q.qtype));
-        *counts.lock().unwrap().entry(key).or_insert(0) += 1;
-    }
-}
-
-/// A UDP relay on a fresh loopback port: each query is counted by "name TYPE" and answered
-/// with what `answer` makes of it (nothing: dropped). Every relay of these tests is one.
-fn udp_relay(h: &Hierarchy, answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static) -> (String, Counts) {
-    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
-    let addr = sock.local_addr().unwrap();
-    let counts: Counts = Arc::default();
-    let seen = counts.clone();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 4096];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            count(&seen, &buf[..n]);
-            if let Some(reply) = answer(&buf[..n]) {
-                let _ = sock.send_to(&reply, peer);
-            }
-        }
-    });
-    (addr.to_string(), counts)
-}
-
-/// A UDP relay to `target` that counts queries by "name TYPE".
-fn counting_relay(h: &Hierarchy, target: SocketAddr) -> (String, Counts) {
-    udp_relay(h, move |q| udp_exchange(target, q, Duration::from_secs(3)))
 }
 
 fn write_config(h: &Hierarchy, name: &str, body: &str) -> String {

@@ -4,6 +4,7 @@
 //! [`pipeline`] drives the validator of `lookaside-dnssec` with lookups from the upstreams, and
 //! [`respond`] turns a verdict into the bytes a client receives (RFC 4035 §3.2, RFC 6840 §5.7–5.9).
 
+pub mod aggressive;
 pub mod answer_cache;
 pub mod cache;
 pub mod coalesce;

@@ -16,6 +16,7 @@ use lookaside_dnssec::rtype::{self, rcode};
 use lookaside_dnssec::wire::{Message, Question};
 use tracing::{debug, info};
 
+use crate::aggressive::NsecCache;
 use crate::answer_cache::AnswerCache;
 use crate::cache::{CacheKey, FailureBackoff, KeyStore, StaleHoldoff};
 use crate::coalesce::Coalescer;
@@ -48,6 +49,9 @@ pub struct ResolverConfig {
     /// Refresh an answer asked for in the last tenth of its TTL in the background (Unbound's
     /// `prefetch`), so that busy names do not expire in the clients' face.
     pub prefetch: bool,
+    /// Answer NXDOMAIN and NODATA from validated NSEC records in the cache (RFC 8198, Unbound's
+    /// `aggressive-nsec`).
+    pub aggressive_nsec: bool,
 }
 
 /// Why an answer is refreshed in the background.
@@ -89,6 +93,8 @@ pub struct VerdictStats {
     pub stale: AtomicU64,
     /// Answers refreshed in the background before they expired.
     pub prefetches: AtomicU64,
+    /// Denials made from cached NSEC records (RFC 8198).
+    pub synthesised: AtomicU64,
 }
 
 /// The resolver: upstreams, validator and caches.
@@ -98,6 +104,8 @@ pub struct Resolver {
     answers: AnswerCache,
     unchecked: AnswerCache,
     keys: KeyStore,
+    /// Validated NSEC records and SOAs, for RFC 8198 denials.
+    nsecs: NsecCache,
     config: ResolverConfig,
     /// Verdict counters (shared across reloads).
     pub stats: Arc<VerdictStats>,
@@ -177,6 +185,7 @@ impl Resolver {
             ),
             unchecked: AnswerCache::new(config.answer_cache_size / 4 + 1, config.cache_memory / 8),
             keys: KeyStore::new(config.key_cache_size, config.cache_memory / 8, config.bogus_ttl),
+            nsecs: NsecCache::new(),
             upstreams,
             validator,
             config,
@@ -243,6 +252,7 @@ impl Resolver {
         let n = self.answers.remove_where(|k, _| k.name.is_at_or_below(name))
             + self.unchecked.remove_where(|k, _| k.name.is_at_or_below(name));
         self.keys.clear();
+        self.nsecs.clear();
         n
     }
 
@@ -273,6 +283,7 @@ impl Resolver {
         self.answers.clear();
         self.unchecked.clear();
         self.keys.clear();
+        self.nsecs.clear();
     }
 
     /// The answer from the caches alone, without waiting: the listener's fast path, which
@@ -489,7 +500,11 @@ impl Resolver {
             self.count(&r.judgement);
             return r;
         }
-        let (mut resolution, from) = self.resolve_validated(question, Attempt::First).await;
+        let synthesised = if self.config.aggressive_nsec { self.aggressive_denial(question) } else { None };
+        let (mut resolution, from) = match synthesised {
+            Some(r) => (r, None),
+            None => self.resolve_validated(question, Attempt::First).await,
+        };
         // A bogus answer is asked again before the verdict is cached, so that one forged or
         // broken reply cannot pin a SERVFAIL: on another upstream, or over TCP when there is one.
         if matches!(resolution.security(), Some(Security::Bogus(_))) {
@@ -534,6 +549,22 @@ impl Resolver {
         };
         self.answers.put(&key, response, resolution.judgement.clone(), &resolution.summary, ttl);
         resolution
+    }
+
+    /// A denial of `question` from validated NSEC records in the cache (RFC 8198), unless a
+    /// negative trust anchor or a forward without validation covers the name (their answers
+    /// must not be secure).
+    fn aggressive_denial(&self, question: &Question) -> Option<Resolution> {
+        if self.negative_anchors().covering(&question.name, unix_now()).is_some()
+            || self.route(&question.name).1.is_some_and(|f| !f.validate)
+        {
+            return None;
+        }
+        let m = self.nsecs.synthesize(question)?;
+        self.stats.synthesised.fetch_add(1, Ordering::Relaxed);
+        counters::get().aggressive_answers.increment(1);
+        debug!(name = %question.name, rcode = m.rcode(), "denied from cached NSEC records (RFC 8198)");
+        Some(Resolution::synthesised(m))
     }
 
     async fn resolve_unchecked(&self, question: &Question, key: CacheKey) -> Resolution {
@@ -642,6 +673,10 @@ impl Resolver {
         if verdict.security.is_secure() && verdict.ttl_cap > 0 {
             cap_ttls(&mut response, verdict.ttl_cap);
         }
+        // RFC 8198 §4: only NSEC records the validator found secure.
+        if verdict.security.is_secure() && self.config.aggressive_nsec {
+            self.nsecs.learn(&response);
+        }
         (Resolution::validated(response, verdict), Some(from))
     }
 
@@ -715,6 +750,7 @@ mod tests {
             serve_stale,
             stale_client_timeout: DEFAULT_STALE_CLIENT_TIMEOUT,
             prefetch: false,
+            aggressive_nsec: true,
         };
         let validator = Validator::new(lookaside_dnssec::TrustAnchors::empty());
         Resolver::new(Upstreams::new(vec![]), validator, config)

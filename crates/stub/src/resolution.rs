@@ -76,6 +76,19 @@ impl Resolution {
         }
     }
 
+    /// A denial made from validated NSEC records in the cache (RFC 8198): secure.
+    pub fn synthesised(response: Message) -> Self {
+        Self {
+            summary: "denied from validated NSEC records in the cache (RFC 8198)".to_string(),
+            response: Some(Arc::new(response)),
+            judgement: Judgement::Checked(Security::Secure),
+            age: 0,
+            cached: false,
+            steps: Vec::new(),
+            stale: false,
+        }
+    }
+
     /// Data passed on unvalidated by the operator's policy (a forward with `dnssec = "off"`).
     pub fn insecure_by_policy(response: Message, reason: InsecureReason) -> Self {
         Self {

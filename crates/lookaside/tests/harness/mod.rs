@@ -6,10 +6,11 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lookaside_dnssec::civil_time::format_time;
@@ -231,7 +232,7 @@ impl Hierarchy {
     /// (glibc, libunbound's resolv.conf reader).
     pub fn daemon_on_53(&self, extra: &[&str]) -> Daemon {
         // Tests run in parallel: pick and bind one address at a time.
-        static PICK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        static PICK: Mutex<()> = Mutex::new(());
         let _one_at_a_time = PICK.lock().unwrap_or_else(|e| e.into_inner());
         let seed = std::process::id() as usize + 37;
         let ip = (0..150)
@@ -406,4 +407,45 @@ pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
         .output()
         .expect("dig");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Queries seen by a relay, by "name TYPE".
+pub type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
+/// Counts a query by "name TYPE" (name in lower case).
+pub fn count(counts: &Counts, packet: &[u8]) {
+    if let Ok(m) = Message::parse(packet)
+        && let Some(q) = m.questions.first()
+    {
+        let key =
+            format!("{} {}", q.name.to_string().to_lowercase(), lookaside_dnssec::rtype::type_name(q.qtype));
+        *counts.lock().unwrap().entry(key).or_insert(0) += 1;
+    }
+}
+
+/// A UDP relay on a fresh loopback port: each query is counted by "name TYPE" and answered
+/// with what `answer` makes of it (nothing: dropped). Every relay of these tests is one.
+pub fn udp_relay(
+    h: &Hierarchy,
+    answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+) -> (String, Counts) {
+    let sock = UdpSocket::bind(format!("{}:0", h.ip)).unwrap();
+    let addr = sock.local_addr().unwrap();
+    let counts: Counts = Arc::default();
+    let seen = counts.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            count(&seen, &buf[..n]);
+            if let Some(reply) = answer(&buf[..n]) {
+                let _ = sock.send_to(&reply, peer);
+            }
+        }
+    });
+    (addr.to_string(), counts)
+}
+
+/// A UDP relay to `target` that counts queries by "name TYPE".
+pub fn counting_relay(h: &Hierarchy, target: SocketAddr) -> (String, Counts) {
+    udp_relay(h, move |q| udp_exchange(target, q, Duration::from_secs(3)))
 }
