@@ -32,6 +32,9 @@ pub const ANSWER_SHARDS: usize = 16;
 /// hash table and the allocator's overhead on the answer's bytes.
 const ENTRY_OVERHEAD: usize = 112;
 
+/// Slots made at start per shard, at most (72 bytes each, written only as entries come).
+const PREALLOCATED_SLOTS: usize = 1 << 16;
+
 /// Every this many insertions, shared tails that no entry holds any more are let go.
 const TAIL_SWEEP_EVERY: u64 = 1024;
 
@@ -69,13 +72,11 @@ pub struct Hit<'a> {
 }
 
 struct Entry {
-    hash: u64,
     answer: PackedAnswer,
     /// The verdict and chain summary; `None` for secure, the common case, which needs neither.
     known: Option<Box<(Judgement, Box<str>)>>,
     stored_ms: u64,
     ttl: u32,
-    weight: u32,
     /// CLOCK's reference bit: set by a hit, cleared as the hand passes.
     visited: bool,
 }
@@ -87,6 +88,11 @@ impl Entry {
 
     fn summary(&self) -> &str {
         self.known.as_ref().map_or("", |k| &k.1)
+    }
+
+    /// What the entry counts against the budget.
+    fn weight(&self) -> usize {
+        self.answer.len() + self.known.as_ref().map_or(0, |k| 64 + k.1.len()) + ENTRY_OVERHEAD
     }
 
     fn expires_ms(&self) -> u64 {
@@ -104,8 +110,9 @@ impl Entry {
     }
 }
 
-#[derive(Default)]
 struct Shard {
+    /// The cache's hasher, to hash entries again (they do not keep their hash: 8 bytes each).
+    hasher: hashbrown::DefaultHashBuilder,
     /// Slab indices, by question hash.
     table: HashTable<u32>,
     slots: Vec<Option<Entry>>,
@@ -117,31 +124,42 @@ struct Shard {
 }
 
 impl Shard {
+    fn new(hasher: hashbrown::DefaultHashBuilder, capacity: usize) -> Self {
+        Self {
+            hasher,
+            table: HashTable::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity),
+            free: Vec::new(),
+            hand: 0,
+            bytes: 0,
+            len: 0,
+            puts: 0,
+        }
+    }
+
     fn find(&self, hash: u64, qname: &[u8], qtype: u16, qclass: u16) -> Option<usize> {
         let slots = &self.slots;
         self.table
             .find(hash, |&i| {
-                slots[i as usize]
-                    .as_ref()
-                    .is_some_and(|e| e.hash == hash && e.answer.answers(qname, qtype, qclass))
+                slots[i as usize].as_ref().is_some_and(|e| e.answer.answers(qname, qtype, qclass))
             })
             .map(|&i| i as usize)
     }
 
     fn remove(&mut self, i: usize) -> Option<Entry> {
         let e = self.slots.get_mut(i)?.take()?;
-        if let Ok(found) = self.table.find_entry(e.hash, |&j| j as usize == i) {
+        let hash = entry_hash(&self.hasher, &e);
+        if let Ok(found) = self.table.find_entry(hash, |&j| j as usize == i) {
             found.remove();
         }
         self.free.push(i as u32);
-        self.bytes -= e.weight as usize;
+        self.bytes -= e.weight();
         self.len -= 1;
         Some(e)
     }
 
-    fn insert(&mut self, entry: Entry) {
-        let hash = entry.hash;
-        self.bytes += entry.weight as usize;
+    fn insert(&mut self, hash: u64, entry: Entry) {
+        self.bytes += entry.weight();
         self.len += 1;
         let i = match self.free.pop() {
             Some(i) => {
@@ -153,8 +171,8 @@ impl Shard {
                 (self.slots.len() - 1) as u32
             }
         };
-        let Shard { table, slots, .. } = self;
-        table.insert_unique(hash, i, |&j| slots[j as usize].as_ref().map_or(0, |e| e.hash));
+        let Shard { table, slots, hasher, .. } = self;
+        table.insert_unique(hash, i, |&j| slots[j as usize].as_ref().map_or(0, |e| entry_hash(hasher, e)));
     }
 
     /// CLOCK: the hand clears reference bits until it meets an entry without one, which goes.
@@ -217,19 +235,16 @@ impl AnswerCache {
     /// As [`AnswerCache::new`], keeping expired answers for `grace` more, for serve-stale.
     pub fn with_stale(capacity: usize, budget: usize, grace: Duration) -> Self {
         let shard_capacity = capacity.div_ceil(ANSWER_SHARDS).max(1);
+        let hasher = hashbrown::DefaultHashBuilder::default();
+        // Table and slots are made at full size, as Unbound's tables: growing them would stall
+        // hits and leave the old copy's memory behind. Slots not yet written cost address
+        // space only; past PREALLOCATED_SLOTS a shard grows as entries come.
         let shards = (0..ANSWER_SHARDS)
-            .map(|_| {
-                // The table is made at full size, as Unbound's: 5 bytes a slot, so that
-                // growing it never stalls a hit; the slots grow as entries come.
-                Mutex::new(Shard {
-                    table: HashTable::with_capacity(shard_capacity.min(1 << 20)),
-                    ..Shard::default()
-                })
-            })
+            .map(|_| Mutex::new(Shard::new(hasher.clone(), shard_capacity.min(PREALLOCATED_SLOTS))))
             .collect();
         Self {
             shards,
-            hasher: hashbrown::DefaultHashBuilder::default(),
+            hasher,
             epoch: Instant::now(),
             grace_ms: grace.as_millis().min(u128::from(u64::MAX)) as u64,
             shard_capacity,
@@ -243,16 +258,9 @@ impl AnswerCache {
         now.saturating_duration_since(self.epoch).as_millis().min(u128::from(u64::MAX)) as u64
     }
 
-    /// The question's hash: of its lower-cased name, type and class.
+    /// The question's hash.
     fn hash(&self, qname: &[u8], qtype: u16, qclass: u16) -> u64 {
-        let mut key = [0u8; 259];
-        let n = qname.len().min(255);
-        for (k, b) in key.iter_mut().zip(&qname[..n]) {
-            *k = b.to_ascii_lowercase();
-        }
-        key[n..n + 2].copy_from_slice(&qtype.to_be_bytes());
-        key[n + 2..n + 4].copy_from_slice(&qclass.to_be_bytes());
-        self.hasher.hash_one(&key[..n + 4])
+        question_hash(&self.hasher, qname, qtype, qclass)
     }
 
     fn shard(&self, hash: u64) -> &Mutex<Shard> {
@@ -320,14 +328,15 @@ impl AnswerCache {
         let question = Question { name: key.name.clone(), qtype: key.qtype, qclass: key.qclass };
         let Some(answer) = PackedAnswer::pack(&question, response) else { return };
         let answer = {
-            let tail = self.intern(answer.tail());
-            answer.with_tail(tail)
+            let (section, tail) = (self.intern(answer.answer_section()), self.intern(answer.tail()));
+            answer.with_shared(section, tail)
         };
         let known = match judgement {
             Judgement::Checked(Security::Secure) => None,
             j => Some(Box::new((j, Box::<str>::from(summary)))),
         };
-        let weight = answer.len() + known.as_ref().map_or(0, |k| 64 + k.1.len()) + ENTRY_OVERHEAD;
+        let entry = Entry { answer, known, stored_ms: 0, ttl, visited: false };
+        let weight = entry.weight();
         let hash = self.hash(key.name.as_wire(), key.qtype, key.qclass);
         let now_ms = self.millis(Instant::now());
         let mut shard = lock(self.shard(hash));
@@ -347,22 +356,14 @@ impl AnswerCache {
         {
             evicted = true;
         }
-        shard.insert(Entry {
-            hash,
-            answer,
-            known,
-            stored_ms: now_ms,
-            ttl,
-            weight: weight as u32,
-            visited: false,
-        });
+        shard.insert(hash, Entry { stored_ms: now_ms, ..entry });
         drop(shard);
         if evicted {
             crate::counters::get().cache_evictions.increment(1);
         }
     }
 
-    /// The shared copy of a tail equal to `tail` (made the shared copy if it is the first).
+    /// The shared copy of sections equal to `tail` (made the shared copy if it is the first).
     fn intern(&self, tail: &Arc<[u8]>) -> Arc<[u8]> {
         let mut tails = lock(&self.tails);
         tails.puts += 1;
@@ -395,8 +396,8 @@ impl AnswerCache {
     pub fn clear(&self) {
         for s in self.shards.iter() {
             let mut s = lock(s);
-            let table = HashTable::with_capacity(s.table.capacity());
-            *s = Shard { table, ..Shard::default() };
+            let capacity = s.table.capacity();
+            *s = Shard::new(s.hasher.clone(), capacity);
         }
         lock(&self.tails).set.clear();
     }
@@ -417,6 +418,26 @@ impl AnswerCache {
         }
         n
     }
+}
+
+/// The hash of a question: of its lower-cased name, type and class.
+fn question_hash(hasher: &hashbrown::DefaultHashBuilder, qname: &[u8], qtype: u16, qclass: u16) -> u64 {
+    let mut key = [0u8; 259];
+    let n = qname.len().min(255);
+    for (k, b) in key.iter_mut().zip(&qname[..n]) {
+        *k = b.to_ascii_lowercase();
+    }
+    key[n..n + 2].copy_from_slice(&qtype.to_be_bytes());
+    key[n + 2..n + 4].copy_from_slice(&qclass.to_be_bytes());
+    hasher.hash_one(&key[..n + 4])
+}
+
+/// The hash an entry is filed under (recomputed: entries do not keep it).
+fn entry_hash(hasher: &hashbrown::DefaultHashBuilder, e: &Entry) -> u64 {
+    let wire = e.answer.qname_wire();
+    let at = 12 + wire.len();
+    let tc = e.answer.head().get(at..at + 4).unwrap_or(&[0; 4]);
+    question_hash(hasher, wire, u16::from_be_bytes([tc[0], tc[1]]), u16::from_be_bytes([tc[2], tc[3]]))
 }
 
 /// The question an entry answers.
@@ -511,13 +532,15 @@ mod tests {
     }
 
     #[test]
-    fn equal_tails_are_stored_once() {
+    fn equal_sections_are_stored_once() {
         let cache = AnswerCache::new(100, 1 << 20);
         for i in 0..10 {
             let name = format!("n{i}.example.");
             cache.put(&key(&name, 16), &answer(&name, 4, 3), Judgement::Checked(Security::Secure), "", 60);
         }
-        assert_eq!(lock(&cache.tails).set.len(), 1, "ten answers with the same authority section share it");
+        // Each answer section is its name's record as a pointer to the question and the same
+        // data: one copy; the authority sections are equal: one more.
+        assert_eq!(lock(&cache.tails).set.len(), 2, "ten answers share their sections");
         let shard_of = |n: &str| cache.hash(Name::parse(n).unwrap().as_wire(), 16, 1);
         let s = lock(cache.shard(shard_of("n1.example.")));
         let i =
@@ -536,5 +559,14 @@ mod tests {
         assert!(expired >= Duration::from_millis(900), "{expired:?}");
         assert_eq!(stale.ttl, 1);
         assert!(cache.get_stale(&k, later + Duration::from_secs(60)).is_none());
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// A slot is what every cached answer costs beyond its bytes: keep it small.
+    #[test]
+    fn a_slot_is_72_bytes() {
+        assert_eq!(std::mem::size_of::<Option<super::Entry>>(), 72);
     }
 }

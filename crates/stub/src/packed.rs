@@ -12,13 +12,15 @@ use lookaside_dnssec::wire::{MAX_MESSAGE_LEN, Message, Question, Record, Section
 /// with its ID, flags, question and aged TTLs patched in (`respond::serve_packed`).
 #[derive(Clone, Debug)]
 pub struct PackedAnswer {
-    /// Header, question and answer section: what differs from name to name.
+    /// Header and question: what differs from name to name.
     head: Box<[u8]>,
+    /// The answer section. Its owner names equal to the question's are pointers, so names
+    /// with the same data have the same bytes here (every expansion of a wildcard, with its
+    /// signature), and cache entries share them.
+    answer: Arc<[u8]>,
     /// Authority and additional sections: the same bytes for many names (a zone's SOA and
-    /// denial proof, the NSEC of a wildcard expansion), so cache entries share them.
+    /// denial proof, the NSEC of a wildcard expansion), shared likewise.
     tail: Arc<[u8]>,
-    /// The response code, with its EDNS extension (RFC 6891 §6.1.3).
-    rcode: u16,
 }
 
 impl PackedAnswer {
@@ -31,8 +33,14 @@ impl PackedAnswer {
     /// should not see (Erlang's resolver compares names by case) and which would make equal
     /// sections of different answers unequal bytes. Names inside RDATA are left as they are.
     pub fn pack(question: &Question, response: &Message) -> Option<Self> {
-        let mut w = Writer::new(0, response.flags & !0x000f);
+        // The rcode's low four bits stay in the header; an extended one (RFC 6891 §6.1.3) is an
+        // error no cache keeps.
+        if response.rcode() > 0x000f {
+            return None;
+        }
+        let mut w = Writer::new(0, response.flags);
         w.question(question);
+        let question_end = w.len();
         let canonical = |r: &Record| Record { owner: r.owner.to_lowercase(), ..r.clone() };
         for r in &response.answer {
             w.record(Section::Answer, &canonical(r));
@@ -48,18 +56,27 @@ impl PackedAnswer {
         if bytes.len() > MAX_MESSAGE_LEN {
             return None;
         }
-        Some(Self { head: bytes[..split].into(), tail: bytes[split..].into(), rcode: response.rcode() })
+        Some(Self {
+            head: bytes[..question_end].into(),
+            answer: bytes[question_end..split].into(),
+            tail: bytes[split..].into(),
+        })
     }
 
-    /// The same answer with its tail replaced by an equal one (shared with other entries).
-    pub fn with_tail(self, tail: Arc<[u8]>) -> Self {
-        debug_assert_eq!(*tail, *self.tail);
-        Self { tail, ..self }
+    /// The same answer with its sections replaced by equal ones (shared with other entries).
+    pub fn with_shared(self, answer: Arc<[u8]>, tail: Arc<[u8]>) -> Self {
+        debug_assert!(*answer == *self.answer && *tail == *self.tail);
+        Self { answer, tail, ..self }
     }
 
-    /// Header, question and answer section.
+    /// Header and question.
     pub fn head(&self) -> &[u8] {
         &self.head
+    }
+
+    /// The answer section.
+    pub fn answer_section(&self) -> &Arc<[u8]> {
+        &self.answer
     }
 
     /// Authority and additional sections.
@@ -69,7 +86,7 @@ impl PackedAnswer {
 
     /// The response code.
     pub fn rcode(&self) -> u16 {
-        self.rcode
+        u16::from(self.head.get(3).map_or(0, |b| b & 0x0f))
     }
 
     /// The question's name in wire form, as packed.
@@ -91,9 +108,9 @@ impl PackedAnswer {
             && qname[n - 1] == 0
     }
 
-    /// Bytes held (the tail counted whole, though it may be shared).
+    /// Bytes held (shared sections counted whole).
     pub fn len(&self) -> usize {
-        self.head.len() + self.tail.len()
+        self.head.len() + self.answer.len() + self.tail.len()
     }
 
     /// True when nothing is held (never, for a packed answer).
@@ -105,10 +122,9 @@ impl PackedAnswer {
     pub fn to_message(&self) -> Result<Message, WireError> {
         let mut bytes = Vec::with_capacity(self.len());
         bytes.extend_from_slice(&self.head);
+        bytes.extend_from_slice(&self.answer);
         bytes.extend_from_slice(&self.tail);
-        let mut m = Message::parse(&bytes)?;
-        m.flags = (m.flags & !0x000f) | (self.rcode & 0x000f);
-        Ok(m)
+        Message::parse(&bytes)
     }
 }
 
@@ -189,8 +205,9 @@ mod tests {
         assert_eq!(back.answer, m.answer);
         assert_eq!(back.authority, m.authority);
         assert_eq!(back.rcode(), 3);
-        // The owner equal to the question is a pointer: the head ends 16 octets after it.
-        assert_eq!(p.head().len(), 12 + q.name.as_wire().len() + 4 + 2 + 10 + 4);
+        // The owner equal to the question is a pointer: the answer section is 16 octets.
+        assert_eq!(p.head().len(), 12 + q.name.as_wire().len() + 4);
+        assert_eq!(p.answer_section().len(), 2 + 10 + 4);
         // Owners other than the question's are packed in lower case; the question's keeps its
         // pointer.
         let mixed = Message {

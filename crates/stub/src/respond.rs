@@ -319,6 +319,7 @@ fn serve_packed(
         _ => None,
     };
     let head = packed.head();
+    let section: &[u8] = packed.answer_section();
     let tail: &[u8] = packed.tail();
     let qname = query.question.name.as_wire();
     let records_at = 12 + qname.len() + 4;
@@ -340,11 +341,14 @@ fn serve_packed(
         u16::from_be_bytes([head[10], head[11]]),
     ];
     let mut counts = [0u16; 3];
-    let (mut bytes, mut at) = (head, records_at);
-    for (section, &n) in wanted.iter().enumerate() {
-        if section == 1 {
-            // The authority section starts the tail.
-            if at != head.len() {
+    if head.len() != records_at {
+        return None;
+    }
+    let (mut bytes, mut at) = (section, 0);
+    for (i, &n) in wanted.iter().enumerate() {
+        if i == 1 {
+            // The authority section starts the tail; the answer section must be used up.
+            if at != section.len() {
                 return None;
             }
             (bytes, at) = (tail, 0);
@@ -361,7 +365,7 @@ fn serve_packed(
             let patch = out.len() + (r.ttl_at - r.start);
             out.extend_from_slice(&bytes[r.start..r.end]);
             out[patch..patch + 4].copy_from_slice(&ttl.to_be_bytes());
-            counts[section] += 1;
+            counts[i] += 1;
         }
     }
     let edns = response_edns(query.edns.as_ref(), ede, rc);
