@@ -567,6 +567,6 @@ mod size {
     /// A slot is what every cached answer costs beyond its bytes: keep it small.
     #[test]
     fn a_slot_is_72_bytes() {
-        assert_eq!(std::mem::size_of::<Option<super::Entry>>(), 72);
+        assert_eq!(size_of::<Option<super::Entry>>(), 72);
     }
 }
