@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 for pair in nsd:nsd unbound:unbound ldns-signzone:ldnsutils dnssec-signzone:bind9-utils dig:bind9-dnsutils \
-    unbound-host:unbound-host lua5.4:lua5.4 erl:erlang-base gcc:gcc prosody:prosody openssl:openssl dnsmasq:dnsmasq-base; do
+    unbound-host:unbound-host lua5.4:lua5.4 erl:erlang-base gcc:gcc prosody:prosody openssl:openssl dnsmasq:dnsmasq-base make:make; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done

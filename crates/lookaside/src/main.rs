@@ -8,6 +8,9 @@ use lookaside::cli::{Cli, Command, check_config, lookup_tool, run_tool};
 use lookaside::daemon::serve;
 use lookaside::{config, control, dist, tools};
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
