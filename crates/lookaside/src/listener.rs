@@ -58,6 +58,10 @@ enum UdpAction {
     Miss(ClientQuery, OwnedSemaphorePermit),
 }
 
+/// A cache miss handed from a receive thread to the runtime.
+#[cfg(target_os = "linux")]
+type Miss = (ClientQuery, OwnedSemaphorePermit, SocketAddr);
+
 /// Where a task sends the reply to a cache miss.
 enum UdpOut {
     /// A socket served by tasks.
@@ -274,11 +278,23 @@ impl Listener {
             return back.map_or(Ok(()), Err);
         }
         let socket = Arc::new(socket);
+        // Misses go to the runtime a batch at a time, through one task that spawns them there:
+        // a spawn from a foreign thread wakes a worker each time.
+        let (misses, mut batches) = mpsc::unbounded_channel::<Vec<Miss>>();
+        let this = self.clone();
+        let out = socket.clone();
+        tokio::spawn(async move {
+            while let Some(batch) = batches.recv().await {
+                for (query, permit, peer) in batch {
+                    this.spawn_miss(query, permit, UdpOut::Thread(out.clone()), peer);
+                }
+            }
+        });
         for i in 0..loops {
-            let (this, socket, runtime) = (self.clone(), socket.clone(), tokio::runtime::Handle::current());
+            let (this, socket, misses) = (self.clone(), socket.clone(), misses.clone());
             if let Err(e) = std::thread::Builder::new()
                 .name(format!("udp-{i}"))
-                .spawn(move || this.serve_udp_batched(socket, runtime))
+                .spawn(move || this.serve_udp_batched(socket, misses))
             {
                 warn!("cannot start a UDP receive thread: {e}");
             }
@@ -287,12 +303,17 @@ impl Listener {
     }
 
     /// A receive loop on its own thread, with batched system calls on a blocking socket
-    /// ([`crate::udp_batch`]); misses go to tasks on `runtime`.
+    /// ([`crate::udp_batch`]); each batch's misses go to the runtime through `misses`.
     #[cfg(target_os = "linux")]
-    fn serve_udp_batched(self: Arc<Self>, socket: Arc<std::net::UdpSocket>, runtime: tokio::runtime::Handle) {
+    fn serve_udp_batched(
+        self: Arc<Self>,
+        socket: Arc<std::net::UdpSocket>,
+        misses: mpsc::UnboundedSender<Vec<Miss>>,
+    ) {
         use std::os::fd::AsRawFd;
-        let _entered = runtime.enter();
         let fd = socket.as_raw_fd();
+        // The in-flight cap bounds what waits here: each miss holds its permit.
+        let mut missed = Vec::new();
         let mut rx = udp_batch::RecvBatch::new();
         let mut tx = udp_batch::SendBatch::default();
         while !self.stopping.load(Ordering::Relaxed) {
@@ -309,12 +330,13 @@ impl Listener {
                 match self.udp_datagram(data, peer) {
                     UdpAction::Reply(reply) => tx.push(reply, peer),
                     UdpAction::Nothing => {}
-                    UdpAction::Miss(query, permit) => {
-                        self.spawn_miss(query, permit, UdpOut::Thread(socket.clone()), peer)
-                    }
+                    UdpAction::Miss(query, permit) => missed.push((query, permit, peer)),
                 }
             }
             tx.flush(fd);
+            if !missed.is_empty() && misses.send(std::mem::take(&mut missed)).is_err() {
+                break; // the runtime is gone
+            }
         }
     }
 
