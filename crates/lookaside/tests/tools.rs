@@ -35,7 +35,12 @@ fn query_prints_records_and_the_delv_style_verdict() {
     let h = hierarchy!();
     let (code, out) = run(h, &["query", "www.secure.example.", "A"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("www.secure.example.\t3600\tIN\tA\t192.0.2.2"), "{out}");
+    // The shared upstream may have held the record a second or two for another test: TTL 3600
+    // or a little less.
+    let ttl = out.lines().find_map(|l| {
+        l.strip_prefix("www.secure.example.\t")?.strip_suffix("\tIN\tA\t192.0.2.2")?.parse::<u32>().ok()
+    });
+    assert!(ttl.is_some_and(|t| (3500..=3600).contains(&t)), "{out}");
     assert!(out.trim_end().ends_with("; fully validated"), "{out}");
     let (_, out) = run(h, &["query", "nothere.nsec3.example."]);
     assert!(out.contains("; negative response, fully validated"), "{out}");
