@@ -5,44 +5,21 @@
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
+#[path = "support/wildcard.rs"]
+mod wildcard;
+
 use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
 use lookaside_dnssec::name::Name;
 use lookaside_dnssec::outcome::Security;
-use lookaside_dnssec::wire::{Edns, Message, Question, Record, Writer};
+use lookaside_dnssec::wire::{Edns, Question, Writer};
 use lookaside_stub::Judgement;
 use lookaside_stub::answer_cache::AnswerCache;
 use lookaside_stub::cache::CacheKey;
 use lookaside_stub::respond::{self, Served};
-
-/// A signed answer as a validating forwarder caches it: an A record and its RRSIG, and an NSEC
-/// proof with its RRSIG in the authority section (a wildcard expansion).
-fn answer(owner: &Name) -> Message {
-    let zone = Name::parse("secure.example.").unwrap();
-    let sig = |owner: &Name, covered: u8| {
-        let mut rdata = vec![0, covered, 13, 3, 0, 0, 14, 16, 0x6b, 0, 0, 0, 0x6a, 0, 0, 0, 0x12, 0x34];
-        rdata.extend_from_slice(zone.as_wire());
-        rdata.extend_from_slice(&[0xab; 64]);
-        Record { owner: owner.clone(), rtype: 46, class: 1, ttl: 3600, rdata }
-    };
-    let nsec_owner = Name::parse("exists.wild.secure.example.").unwrap();
-    let mut nsec = Name::parse("www.secure.example.").unwrap().as_wire().to_vec();
-    nsec.extend_from_slice(&[0, 6, 0x40, 0, 0, 0, 0, 3]);
-    Message {
-        flags: 0x8180,
-        answer: vec![
-            Record { owner: owner.clone(), rtype: 1, class: 1, ttl: 3600, rdata: vec![192, 0, 2, 4] },
-            sig(owner, 1),
-        ],
-        authority: vec![
-            Record { owner: nsec_owner.clone(), rtype: 47, class: 1, ttl: 3600, rdata: nsec },
-            sig(&nsec_owner, 47),
-        ],
-        ..Message::default()
-    }
-}
 
 fn query(name: &Name, dnssec_ok: bool) -> Vec<u8> {
     let mut w = Writer::new(0x1234, 0x0100);
@@ -56,7 +33,7 @@ fn filled(n: usize) -> AnswerCache {
     for i in 0..n {
         let name = Name::parse(&format!("m{i}.wild.secure.example.")).unwrap();
         let key = CacheKey { name: name.clone(), qtype: 1, qclass: 1 };
-        cache.put(&key, &answer(&name), Judgement::Checked(Security::Secure), "", 3600);
+        cache.put(&key, &wildcard::answer(&name), Judgement::Checked(Security::Secure), "", 3600);
     }
     cache
 }
@@ -83,7 +60,7 @@ fn hit_path(c: &mut Criterion) {
         b.iter(|| black_box(cache.with_hit(&key.name, 1, 1, Instant::now(), |hit| hit.answer.len())))
     });
     let fresh = Name::parse("new.wild.secure.example.").unwrap();
-    let m = answer(&fresh);
+    let m = wildcard::answer(&fresh);
     let key = CacheKey { name: fresh, qtype: 1, qclass: 1 };
     c.bench_function("answer cache insertion (pack, share the tail, store)", |b| {
         b.iter(|| cache.put(&key, black_box(&m), Judgement::Checked(Security::Secure), "", 3600))

@@ -2,11 +2,13 @@
 //! record and its RRSIG per name, a shared NSEC proof). `cargo run --release --example
 //! cache_memory -p lookaside-stub`.
 
+#[path = "../benches/support/wildcard.rs"]
+mod wildcard;
+
 use std::time::Instant;
 
 use lookaside_dnssec::name::Name;
 use lookaside_dnssec::outcome::Security;
-use lookaside_dnssec::wire::{Message, Record};
 use lookaside_stub::Judgement;
 use lookaside_stub::answer_cache::AnswerCache;
 use lookaside_stub::cache::CacheKey;
@@ -19,33 +21,12 @@ fn rss_bytes() -> usize {
 
 fn main() {
     let n = 50_000;
-    let zone = Name::parse("secure.example.").unwrap();
-    let sig = |owner: &Name, covered: u16| {
-        let mut rdata = vec![0, covered as u8, 13, 3, 0, 0, 14, 16, 0x66, 0, 0, 0, 0x65, 0, 0, 0, 0x12, 0x34];
-        rdata.extend_from_slice(zone.as_wire());
-        rdata.extend_from_slice(&[0xab; 64]);
-        Record { owner: owner.clone(), rtype: 46, class: 1, ttl: 3600, rdata }
-    };
-    let nsec_owner = Name::parse("exists.wild.secure.example.").unwrap();
-    let mut nsec = Name::parse("www.secure.example.").unwrap().as_wire().to_vec();
-    nsec.extend_from_slice(&[0, 6, 0x40, 0, 0, 0, 0, 3]);
     let cache = AnswerCache::new(100_000, 48 << 20);
     let before = rss_bytes();
     let start = Instant::now();
     for i in 0..n {
         let owner = Name::parse(&format!("m{i}.wild.secure.example.")).unwrap();
-        let m = Message {
-            flags: 0x8180,
-            answer: vec![
-                Record { owner: owner.clone(), rtype: 1, class: 1, ttl: 3600, rdata: vec![192, 0, 2, 4] },
-                sig(&owner, 1),
-            ],
-            authority: vec![
-                Record { owner: nsec_owner.clone(), rtype: 47, class: 1, ttl: 3600, rdata: nsec.clone() },
-                sig(&nsec_owner, 47),
-            ],
-            ..Message::default()
-        };
+        let m = wildcard::answer(&owner);
         let key = CacheKey { name: owner, qtype: 1, qclass: 1 };
         cache.put(&key, &m, Judgement::Checked(Security::Secure), "", 3600);
     }
