@@ -44,6 +44,16 @@ impl Security {
         }
     }
 
+    /// The Extended DNS Error code alone, without formatting its text (for counting).
+    pub fn ede_code(&self) -> Option<u16> {
+        match self {
+            Self::Bogus(r) => Some(r.ede_code()),
+            Self::Indeterminate(r) => Some(r.ede_code()),
+            Self::Insecure(r) => r.ede_code(),
+            Self::Secure => None,
+        }
+    }
+
     /// The Extended DNS Error to attach, if any.
     pub fn ede(&self) -> Option<(u16, String)> {
         match self {

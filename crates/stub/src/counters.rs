@@ -90,7 +90,7 @@ impl Counters {
             Judgement::Unchecked => 4,
         };
         self.answers[i].increment(1);
-        if let Some((code, _)) = j.security().and_then(Security::ede) {
+        if let Some(code) = j.security().and_then(Security::ede_code) {
             self.ede[(code as usize).min(EDE_CODES - 1)].increment(1);
         }
     }
