@@ -113,6 +113,16 @@ pub enum Command {
         /// Upstream to ask instead of the configured ones (e.g. the running daemon).
         #[arg(long)]
         server: Option<String>,
+        /// Connect to every target address (STARTTLS on xmpp-*, direct TLS on xmpps-*) and check
+        /// the served certificate against the TLSA records. Exit status 1 when a target's TLSA
+        /// records do not match or it cannot be reached.
+        #[arg(long)]
+        tls: bool,
+        /// A renewed certificate (PEM, leaf first, e.g. fullchain.pem) to check against the
+        /// published TLSA records before deploying it; prints the records to publish and exits
+        /// with 1 when none matches.
+        #[arg(long, value_name = "FILE")]
+        new_cert: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -446,6 +456,75 @@ pub fn dlv_record(
             .filter_map(|rec| Dnskey::parse(&rec.rdata))
             .collect();
         Ok(print(keys))
+    })
+}
+
+/// How long `xmpp --tls` waits for one server's TLS handshake.
+pub const XMPP_CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `lookaside xmpp`: the XMPP/DANE report, with `--tls` the served certificates, with
+/// `--new-cert` the rollover check. Exit status 1 when an SRV answer is bogus, a served or
+/// renewed certificate is not matched by the published TLSA records, or a server cannot be
+/// checked; 2 when the tool cannot run.
+pub fn xmpp(
+    common: &CommonArgs,
+    domain: &str,
+    server: Option<&str>,
+    tls: bool,
+    new_cert: Option<&std::path::Path>,
+    json: bool,
+) -> ExitCode {
+    let new_chain = match new_cert {
+        Some(path) => match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| crate::dane::Certificate::chain_from_pem(&text))
+        {
+            Ok(chain) => Some(chain),
+            Err(e) => {
+                eprintln!("lookaside: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let ca_file = common.load().ok().and_then(|c| c.tls_ca_file);
+    let roots = lookaside_stub::tls::load_roots(ca_file.as_deref()).ok();
+    let opts =
+        tools::XmppOptions { tls, new_cert: new_chain, roots, connect_wait: XMPP_CONNECT_WAIT, now: now() };
+    let domain = domain.to_string();
+    run_tool(common, server, |r| async move {
+        let name = lookaside_dnssec::Name::parse(&domain).map_err(|e| format!("{domain:?}: {e}"))?;
+        let report = tools::xmpp_report(&r, &name, &opts).await;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        } else {
+            tools::print_xmpp(&report);
+        }
+        let targets = || report.services.iter().flat_map(|s| s.targets.iter());
+        let srv_ok = report.services.iter().all(|s| !s.srv.is_bogus());
+        let tls_ok =
+            targets().all(|t| t.tls.iter().all(|c| c.error.is_none() && (!t.dane_usable || c.dane_matches)));
+        let renewal_ok = targets().filter_map(|t| t.new_cert.as_ref()).all(|n| n.matches);
+        if opts.new_cert.is_some() && !json {
+            let checked = targets().filter(|t| t.new_cert.is_some()).count();
+            if checked == 0 {
+                println!();
+                println!(
+                    "new certificate: no target has secure TLSA records, so DANE is not in play and the swap cannot break it"
+                );
+            } else if renewal_ok {
+                println!();
+                println!(
+                    "new certificate: matched by the published TLSA records of all {checked} target(s): safe to deploy"
+                );
+            } else {
+                println!();
+                println!(
+                    "new certificate: NOT matched at every target: do not deploy yet (see \"publish:\" above)"
+                );
+            }
+        }
+        Ok(srv_ok && tls_ok && renewal_ok)
     })
 }
 

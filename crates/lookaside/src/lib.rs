@@ -11,12 +11,14 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod dane;
 pub mod defaults;
 pub mod dist;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod listener;
 pub mod privileges;
+pub mod served_chain;
 pub mod tcp_table;
 pub mod tools;
 #[cfg(target_os = "linux")]

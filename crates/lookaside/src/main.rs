@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use lookaside::cli::{Cli, Command, check_config, lookup_tool, run_tool};
+use lookaside::cli::{Cli, Command, check_config, lookup_tool};
 use lookaside::daemon::serve;
 use lookaside::{config, control, dist, tools};
 
@@ -45,17 +45,8 @@ fn main() -> ExitCode {
             lookup_tool(&common, lookup, |l| tools::print_query(l, dnssec))
         }
         Command::Trace { common, lookup } => lookup_tool(&common, lookup, tools::print_trace),
-        Command::Xmpp { common, domain, server, json } => {
-            run_tool(&common, server.as_deref(), |r| async move {
-                let name = lookaside_dnssec::Name::parse(&domain).map_err(|e| format!("{domain:?}: {e}"))?;
-                let report = tools::xmpp_report(&r, &name).await;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-                } else {
-                    tools::print_xmpp(&report);
-                }
-                Ok(report.services.iter().all(|s| !s.srv.is_bogus()))
-            })
+        Command::Xmpp { common, domain, server, tls, new_cert, json } => {
+            lookaside::cli::xmpp(&common, &domain, server.as_deref(), tls, new_cert.as_deref(), json)
         }
     }
 }

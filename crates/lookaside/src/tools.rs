@@ -12,6 +12,9 @@ use lookaside_dnssec::wire::{Message, Question, Record};
 use lookaside_stub::{Resolution, Resolver};
 use serde::Serialize;
 
+use crate::dane;
+use crate::served_chain;
+
 /// One lookup and its verdict, as shown and as serialised for `--json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Lookup {
@@ -231,6 +234,65 @@ pub struct Target {
     pub dane_usable: bool,
     /// Why or why not.
     pub dane: String,
+    /// The certificates served at each address (`--tls`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsCheck>,
+    /// Whether a renewed certificate would be accepted (`--new-cert`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_cert: Option<NewCertCheck>,
+}
+
+/// The certificate served at one address of a target, against the target's TLSA records.
+#[derive(Debug, Serialize)]
+pub struct TlsCheck {
+    /// Address and port connected to.
+    pub address: String,
+    /// STARTTLS or direct TLS.
+    pub mode: String,
+    /// Why no certificate was obtained (a refused connection, a time-out, no STARTTLS).
+    pub error: Option<String>,
+    /// The served chain, leaf first.
+    pub chain: Vec<dane::Certificate>,
+    /// Each secure TLSA record against the chain.
+    pub records: Vec<dane::RecordOutcome>,
+    /// Which reference identifier the leaf carries, or that it carries none (RFC 7673 §4).
+    pub names: String,
+    /// PKIX validation against the CA store, for clients that do not use DANE.
+    pub pkix: String,
+    /// True when a TLSA record authenticates the served chain.
+    pub dane_matches: bool,
+    /// The verdict for this address.
+    pub verdict: String,
+}
+
+/// Would a renewed certificate be accepted by the target's published TLSA records?
+#[derive(Debug, Serialize)]
+pub struct NewCertCheck {
+    /// Each secure TLSA record against the new chain.
+    pub records: Vec<dane::RecordOutcome>,
+    /// True when one of them authenticates it.
+    pub matches: bool,
+    /// TLSA records to publish first, when none matches.
+    pub publish: Vec<String>,
+    /// Seconds to wait after publishing (the TLSA RRset's TTL) before swapping.
+    pub wait_seconds: u32,
+    /// The verdict.
+    pub verdict: String,
+}
+
+/// What `xmpp` does besides DNS.
+#[derive(Default)]
+pub struct XmppOptions {
+    /// Connect to every target address and check the served certificates (`--tls`).
+    pub tls: bool,
+    /// A renewed chain to check against the published TLSA records (`--new-cert`).
+    pub new_cert: Option<Vec<dane::Certificate>>,
+    /// CA store for the PKIX usages and the PKIX line (`tls-ca-file`, else the system's).
+    pub roots: Option<std::sync::Arc<rustls::RootCertStore>>,
+    /// How long one connection may take.
+    pub connect_wait: std::time::Duration,
+    /// Seconds since the epoch.
+    pub now: u64,
 }
 
 /// One XMPP service (client or server, STARTTLS or direct TLS).
@@ -279,7 +341,7 @@ fn srv_targets(l: &Lookup) -> Vec<(String, u16)> {
 }
 
 /// Builds the XMPP/DANE report for `domain`, following the rules Prosody applies.
-pub async fn xmpp_report(resolver: &Resolver, domain: &Name) -> XmppReport {
+pub async fn xmpp_report(resolver: &Resolver, domain: &Name, opts: &XmppOptions) -> XmppReport {
     let mut services = Vec::new();
     for (prefix, default_port, has_fallback) in SERVICES {
         let Some(owner) = prefix.split('.').rev().try_fold(domain.clone(), |n, l| n.prepend(l.as_bytes()))
@@ -313,7 +375,37 @@ pub async fn xmpp_report(resolver: &Resolver, domain: &Name) -> XmppReport {
                 None => continue,
             };
             let (dane_usable, dane) = dane_decision(&srv, fallback, &a, &aaaa, &tlsa);
-            targets.push(Target { host: host.clone(), port: *port, a, aaaa, tlsa, dane_usable, dane });
+            // RFC 7673 §4 and the XMPP DNSSEC prooftype: the service domain, and the SRV target
+            // when the SRV answer is secure.
+            let mut names = vec![domain.to_string()];
+            if srv.is_secure() && !fallback {
+                names.push(host.clone());
+            }
+            let records = if dane_usable { tlsa_records(&tlsa) } else { Vec::new() };
+            let mut target = Target {
+                host: host.clone(),
+                port: *port,
+                a,
+                aaaa,
+                tlsa,
+                dane_usable,
+                dane,
+                tls: Vec::new(),
+                new_cert: None,
+            };
+            if opts.tls {
+                for ip in addresses(&target) {
+                    let addr = std::net::SocketAddr::new(ip, *port);
+                    let mode = served_chain::Mode::for_service(prefix);
+                    target.tls.push(tls_check(&target, addr, mode, domain, &names, &records, opts).await);
+                }
+            }
+            if let Some(chain) = &opts.new_cert
+                && target.dane_usable
+            {
+                target.new_cert = Some(new_cert_check(&target, chain, &names, &records, opts));
+            }
+            targets.push(target);
         }
         let dane = if srv.is_bogus() {
             format!(
@@ -327,7 +419,20 @@ pub async fn xmpp_report(resolver: &Resolver, domain: &Name) -> XmppReport {
         } else if targets.is_empty() {
             "DANE not usable because there is no target".into()
         } else if targets.iter().all(|t| t.dane_usable) {
-            "DANE usable".into()
+            let unmatched: Vec<&str> = targets
+                .iter()
+                .flat_map(|t| t.tls.iter())
+                .filter(|c| !c.dane_matches)
+                .map(|c| c.address.as_str())
+                .collect();
+            if unmatched.is_empty() {
+                "DANE usable".into()
+            } else {
+                format!(
+                    "DANE usable, but the certificate served at {} is not authenticated by it",
+                    unmatched.join(", ")
+                )
+            }
         } else {
             let why: Vec<String> = targets
                 .iter()
@@ -339,6 +444,140 @@ pub async fn xmpp_report(resolver: &Resolver, domain: &Name) -> XmppReport {
         services.push(Service { service: prefix.into(), srv, fallback, certificate_names, targets, dane });
     }
     XmppReport { domain: domain.to_string(), services }
+}
+
+/// The secure TLSA records of a lookup.
+fn tlsa_records(tlsa: &Lookup) -> Vec<dane::Tlsa> {
+    tlsa.data(rtype::TLSA).iter().filter_map(|r| dane::Tlsa::parse(&r.rdata)).collect()
+}
+
+/// The TTL the TLSA RRset was published with: the RRSIG's original TTL (RFC 4034 §3.1.4), since
+/// the record's own TTL has been counting down in caches.
+fn tlsa_ttl(tlsa: &Lookup) -> u32 {
+    let signed = tlsa
+        .answer
+        .iter()
+        .filter(|r| r.rtype == rtype::RRSIG && r.rdata.get(..2) == Some(&rtype::TLSA.to_be_bytes()[..]))
+        .filter_map(|r| Some(u32::from_be_bytes(r.rdata.get(4..8)?.try_into().ok()?)))
+        .max();
+    signed.or_else(|| tlsa.data(rtype::TLSA).iter().map(|r| r.ttl).max()).unwrap_or(0)
+}
+
+/// The target's addresses from its A and AAAA answers.
+fn addresses(t: &Target) -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    for r in t.a.data(rtype::A) {
+        if let Ok(b) = <[u8; 4]>::try_from(r.rdata.as_slice()) {
+            out.push(std::net::IpAddr::from(b));
+        }
+    }
+    for r in t.aaaa.data(rtype::AAAA) {
+        if let Ok(b) = <[u8; 16]>::try_from(r.rdata.as_slice()) {
+            out.push(std::net::IpAddr::from(b));
+        }
+    }
+    out
+}
+
+/// Connects to one address and judges the served chain (`--tls`).
+async fn tls_check(
+    t: &Target,
+    addr: std::net::SocketAddr,
+    mode: served_chain::Mode,
+    domain: &Name,
+    names: &[String],
+    records: &[dane::Tlsa],
+    opts: &XmppOptions,
+) -> TlsCheck {
+    let mut check = TlsCheck {
+        address: addr.to_string(),
+        mode: mode.words(),
+        error: None,
+        chain: Vec::new(),
+        records: Vec::new(),
+        names: String::new(),
+        pkix: String::new(),
+        dane_matches: false,
+        verdict: String::new(),
+    };
+    let served = match served_chain::fetch(addr, &domain.to_string(), mode, opts.connect_wait).await {
+        Ok(s) => s,
+        Err(e) => {
+            check.verdict = format!("no certificate checked: {e}");
+            check.error = Some(e);
+            return check;
+        }
+    };
+    for (i, der) in served.chain.iter().take(dane::MAX_CHAIN_CERTIFICATES).enumerate() {
+        match dane::Certificate::from_der(der, i) {
+            Ok(c) => check.chain.push(c),
+            Err(e) => {
+                check.verdict = format!("no certificate checked: {e}");
+                check.error = Some(e);
+                return check;
+            }
+        }
+    }
+    if let served_chain::Mode::Direct(alpn) = mode
+        && served.alpn.as_deref() != Some(alpn)
+    {
+        check.pkix = format!("(the server did not confirm ALPN {alpn}) ");
+    }
+    let leaf = &check.chain[0];
+    check.names = match names.iter().find(|n| leaf.has_name(n)) {
+        Some(n) => format!("the certificate names {}", n.trim_end_matches('.')),
+        None => format!(
+            "the certificate names none of {} (it names {})",
+            names.iter().map(|n| n.trim_end_matches('.')).collect::<Vec<_>>().join(", "),
+            if leaf.names.is_empty() { "nothing".to_string() } else { leaf.names.join(", ") }
+        ),
+    };
+    check.pkix += &match &opts.roots {
+        Some(roots) => match dane::pkix_check(&check.chain, names, roots, opts.now) {
+            Ok(n) => format!("valid for {n} against the CA store"),
+            Err(e) => format!("not valid against the CA store: {e}"),
+        },
+        None => "not checked (no CA store could be read)".into(),
+    };
+    check.records = dane::evaluate(records, &check.chain, names, opts.roots.as_ref(), opts.now);
+    check.dane_matches = check.records.iter().any(|r| r.authenticates);
+    check.verdict = if !t.dane_usable {
+        format!("DANE not in play: {}", t.dane)
+    } else if check.dane_matches {
+        let r = check.records.iter().find(|r| r.authenticates).map_or(String::new(), |r| r.record.clone());
+        format!("DANE matches (TLSA {r})")
+    } else {
+        "no TLSA record matches the served certificate (a client that requires DANE will refuse)".into()
+    };
+    check
+}
+
+/// Would `chain` be accepted by the target's published TLSA records (`--new-cert`)?
+fn new_cert_check(
+    t: &Target,
+    chain: &[dane::Certificate],
+    names: &[String],
+    records: &[dane::Tlsa],
+    opts: &XmppOptions,
+) -> NewCertCheck {
+    let outcomes = dane::evaluate(records, chain, names, opts.roots.as_ref(), opts.now);
+    let matches = outcomes.iter().any(|r| r.authenticates);
+    let wait = tlsa_ttl(&t.tlsa);
+    let publish = if matches {
+        Vec::new()
+    } else {
+        let owner = format!("_{}._tcp.{}", t.port, t.host);
+        dane::records_for(chain, &owner, wait)
+    };
+    let verdict = if matches {
+        "the new certificate matches a published TLSA record: safe to deploy".to_string()
+    } else {
+        format!(
+            "no published TLSA record matches the new certificate: publish one of the records below, \
+             wait {wait} s (the TLSA TTL) so caches have it, then deploy"
+        )
+    };
+    NewCertCheck { records: outcomes, matches, publish, wait_seconds: wait, verdict }
 }
 
 /// Prosody's rules (mod_s2s, net/resolvers/service.lua): a bogus SRV is an error; an insecure SRV
@@ -399,7 +638,53 @@ pub fn print_xmpp(r: &XmppReport) {
                 println!("    {:<6} {} {shown}", l.rtype, paint.status(&l.verdict));
             }
             println!("    DANE: {}", t.dane);
+            for c in &t.tls {
+                print_tls(c, paint.0);
+            }
+            if let Some(n) = &t.new_cert {
+                println!("    new certificate: {}", n.verdict);
+                for r in &n.records {
+                    println!("      TLSA {}: {}", r.record, r.detail);
+                }
+                for p in &n.publish {
+                    println!("      publish: {p}");
+                }
+            }
         }
         println!("  => {}", s.dane);
     }
+}
+
+fn print_tls(c: &TlsCheck, color: bool) {
+    println!("    TLS {} {}", c.address, c.mode);
+    if c.error.is_none() {
+        for cert in &c.chain {
+            let eku = match &cert.extended_key_usage {
+                None => "any use".to_string(),
+                Some(e) => e.join(", "),
+            };
+            let now = crate::cli::now();
+            println!(
+                "      certificate {}: {}; names {}; {}; EKU {eku}{}",
+                cert.position,
+                cert.subject,
+                if cert.names.is_empty() { "none".to_string() } else { cert.names.join(", ") },
+                cert.expiry_words(now),
+                if cert.is_ca { "; CA" } else { "" }
+            );
+        }
+        for r in &c.records {
+            println!("      TLSA {}: {}", r.record, r.detail);
+        }
+        println!("      names: {}", c.names);
+        println!("      PKIX: {}", c.pkix);
+    }
+    let verdict = if !color {
+        c.verdict.clone()
+    } else if c.dane_matches {
+        format!("\x1b[32m{}\x1b[0m", c.verdict)
+    } else {
+        format!("\x1b[31;1m{}\x1b[0m", c.verdict)
+    };
+    println!("      => {verdict}");
 }

@@ -162,6 +162,12 @@ pub fn failure_reason(e: &std::io::Error) -> String {
         Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure) => {
             "pin mismatch (no SPKI pin matches the certificate's key)".into()
         }
+        // webpki's reasons without a rustls variant of their own.
+        Error::InvalidCertificate(CertificateError::Other(o))
+            if o.to_string().contains("CaUsedAsEndEntity") =>
+        {
+            "the server's certificate is a CA certificate (basicConstraints cA), not a server's".into()
+        }
         other => other.to_string(),
     }
 }
