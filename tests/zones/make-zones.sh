@@ -9,7 +9,9 @@
 # (zone name and file, for the authoritative server's configuration).
 #
 # Usage: make-zones.sh OUTDIR [INCEPTION EXPIRATION [NS_ADDR]]   (dates as YYYYMMDD; NS_ADDR is the
-# address every name server name resolves to: the authoritative server of the test run)
+# address every name server name resolves to: the authoritative server of the test run).
+# SOA_SERIAL (environment, default 1) is every zone's serial: check-zone's tests make a second,
+# out-of-sync copy of the hierarchy with another serial and other keys.
 set -euo pipefail
 out=${1:?usage: make-zones.sh OUTDIR [INCEPTION EXPIRATION]}
 inception=${2:-20250101}
@@ -46,7 +48,7 @@ keygen_bind() {
 
 soa() { # ZONE
   local ns; ns=$(at ns "$1")
-  printf '$TTL 3600\n%s 3600 IN SOA %s %s 1 7200 3600 1209600 300\n%s 3600 IN NS %s\n%s 3600 IN A %s\n' "$1" "$ns" "$(at hostmaster "$1")" "$1" "$ns" "$ns" "$ns_addr"
+  printf '$TTL 3600\n%s 3600 IN SOA %s %s %s 7200 3600 1209600 300\n%s 3600 IN NS %s\n%s 3600 IN A %s\n' "$1" "$ns" "$(at hostmaster "$1")" "${SOA_SERIAL:-1}" "$1" "$ns" "$ns" "$ns_addr"
 }
 
 delegate() { # PARENTFILE CHILD [DS lines...]

@@ -97,6 +97,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pre-flight a zone at its own authoritative servers: authoritative answers, the same SOA
+    /// serial and DNSKEY set everywhere, the question's case kept, signatures that verify and
+    /// do not expire soon, DS/DLV matching a signing key, NSEC3 and algorithm advice, signed
+    /// XMPP records. Exit status 0 when all is well, 1 with warnings, 2 with errors.
+    CheckZone {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The zone.
+        zone: String,
+        /// Ask this server (IP or IP:PORT, repeatable) instead of the parent's NS set; works
+        /// before the delegation exists.
+        #[arg(long, value_name = "ADDR")]
+        ns: Vec<String>,
+        /// Check these DS or DLV records (zone-file lines) instead of the published ones.
+        #[arg(long, value_name = "FILE")]
+        ds: Option<PathBuf>,
+        /// Warn about signatures that expire within this many days.
+        #[arg(long, default_value_t = 7)]
+        warn_days: u32,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the man pages and shell completions into DIR (for packaging).
     #[command(hide = true)]
     Dist {
@@ -228,6 +251,17 @@ where
     F: FnOnce(Arc<Resolver>) -> Fut,
     Fut: Future<Output = Result<bool, String>>,
 {
+    run_tool_with_status(args, server, |r| async move {
+        tool(r).await.map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    })
+}
+
+/// As [`run_tool`], for a tool that chooses its own exit status; an `Err` prints and exits 2.
+pub fn run_tool_with_status<F, Fut>(args: &CommonArgs, server: Option<&str>, tool: F) -> ExitCode
+where
+    F: FnOnce(Arc<Resolver>) -> Fut,
+    Fut: Future<Output = Result<ExitCode, String>>,
+{
     let mut args = args.clone();
     if let Some(s) = server {
         args.upstream = vec![s.to_string()];
@@ -240,7 +274,7 @@ where
         Ok(x) => x,
         Err(e) => {
             eprintln!("lookaside: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     init_logging(if std::env::var_os("RUST_LOG").is_some() { "info" } else { "warn" });
@@ -248,24 +282,82 @@ where
         Ok(r) => r,
         Err(e) => {
             eprintln!("lookaside: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     let resolver = match build_resolver(&config, anchors, None) {
         Ok(r) => Arc::new(r),
         Err(e) => {
             eprintln!("lookaside: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     match runtime.block_on(tool(resolver)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("lookaside: {e}");
             ExitCode::from(2)
         }
     }
+}
+
+/// `lookaside check-zone`: asks the zone's own servers and prints the findings; exit status 0
+/// when all is well, 1 with warnings, 2 with errors (or when the check cannot run).
+pub fn check_zone(
+    common: &CommonArgs,
+    zone: &str,
+    ns: &[String],
+    ds: Option<&std::path::Path>,
+    warn_days: u32,
+    json: bool,
+) -> ExitCode {
+    use crate::check_zone::{self as cz, Severity};
+    let zone = match lookaside_dnssec::Name::parse(zone) {
+        Ok(z) => z,
+        Err(e) => {
+            eprintln!("lookaside: {zone:?}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut servers = Vec::new();
+    for n in ns {
+        match config::parse_addr(n, 53) {
+            Ok(a) => servers.push(a),
+            Err(e) => {
+                eprintln!("lookaside: --ns {n:?}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let ds = match ds {
+        Some(path) => {
+            match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| cz::parse_ds_file(&t))
+            {
+                Ok(set) => Some(set),
+                Err(e) => {
+                    eprintln!("lookaside: {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => None,
+    };
+    let registries =
+        common.load().map(|c| c.lookaside.iter().map(|(d, _, _)| d.clone()).collect()).unwrap_or_default();
+    let opts = cz::Options { ns: servers, ds, warn_days, registries, now: now() };
+    run_tool_with_status(common, None, |r| async move {
+        let report = cz::check_zone(&r, &zone, &opts).await;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        } else {
+            cz::print(&report);
+        }
+        Ok(match report.worst() {
+            Severity::Ok => ExitCode::SUCCESS,
+            Severity::Warning => ExitCode::from(1),
+            Severity::Error => ExitCode::from(2),
+        })
+    })
 }
 
 /// `lookaside probe`: probes every configured upstream at once and prints the verdicts.

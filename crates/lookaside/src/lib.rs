@@ -7,6 +7,7 @@
 //! answers clients, [`control`] serves `lookaside ctl`, [`config`] reads the configuration.
 
 pub mod access;
+pub mod check_zone;
 pub mod cli;
 pub mod config;
 pub mod control;

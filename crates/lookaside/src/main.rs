@@ -19,6 +19,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args),
         Command::CheckConfig { file } => check_config(&file),
+        Command::CheckZone { common, zone, ns, ds, warn_days, json } => {
+            lookaside::cli::check_zone(&common, &zone, &ns, ds.as_deref(), warn_days, json)
+        }
         Command::Probe { common, json } => lookaside::cli::probe(&common, json),
         Command::DlvRecord { common, zone, registry, key_file, json } => {
             lookaside::cli::dlv_record(&common, &zone, registry.as_deref(), key_file.as_deref(), json)

@@ -117,15 +117,33 @@ impl Report {
 /// with CD.
 pub const MAX_PROBE_QUERIES: usize = 5;
 
-fn query(id: u16, q: &Question, udp_size: u16, cd: bool) -> Vec<u8> {
-    let mut w = Writer::new(id, if cd { flags::RD | flags::CD } else { flags::RD });
+fn query(id: u16, q: &Question, udp_size: u16, header_flags: u16) -> Vec<u8> {
+    let mut w = Writer::new(id, header_flags);
     w.question(q);
     w.edns(&Edns { udp_size, dnssec_ok: true, ..Default::default() });
     w.finish()
 }
 
 async fn udp(addr: SocketAddr, q: &Question, wait: Duration, udp_size: u16) -> Option<Message> {
-    udp_with(addr, q, wait, udp_size, false).await
+    udp_with(addr, q, wait, udp_size, flags::RD).await
+}
+
+/// One question with DO to one server, with these header flags (no RD to ask an authoritative
+/// server about its own zone): over UDP, and again over TCP when the reply is truncated. `None`
+/// when no matching reply came within `wait` (each way). For `check-zone`, which asks each of a
+/// zone's servers directly.
+pub async fn ask_server(
+    addr: SocketAddr,
+    q: &Question,
+    header_flags: u16,
+    wait: Duration,
+    udp_size: u16,
+) -> Option<Message> {
+    match udp_with(addr, q, wait, udp_size, header_flags).await {
+        Some(m) if m.has_flag(flags::TC) => tcp_with(addr, q, wait, udp_size, header_flags).await.or(Some(m)),
+        Some(m) => Some(m),
+        None => tcp_with(addr, q, wait, udp_size, header_flags).await,
+    }
 }
 
 async fn udp_with(
@@ -133,13 +151,13 @@ async fn udp_with(
     q: &Question,
     wait: Duration,
     udp_size: u16,
-    cd: bool,
+    header_flags: u16,
 ) -> Option<Message> {
     let bind = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
     let sock = UdpSocket::bind(bind).await.ok()?;
     sock.connect(addr).await.ok()?;
     let id = random_u16();
-    sock.send(&query(id, q, udp_size, cd)).await.ok()?;
+    sock.send(&query(id, q, udp_size, header_flags)).await.ok()?;
     let mut buf = vec![0u8; 65535];
     timeout(wait, async {
         loop {
@@ -156,10 +174,20 @@ async fn udp_with(
 }
 
 async fn tcp(addr: SocketAddr, q: &Question, wait: Duration, udp_size: u16) -> Option<Message> {
+    tcp_with(addr, q, wait, udp_size, flags::RD).await
+}
+
+async fn tcp_with(
+    addr: SocketAddr,
+    q: &Question,
+    wait: Duration,
+    udp_size: u16,
+    header_flags: u16,
+) -> Option<Message> {
     timeout(wait, async {
         let mut s = TcpStream::connect(addr).await.ok()?;
         let id = random_u16();
-        let wire = query(id, q, udp_size, false);
+        let wire = query(id, q, udp_size, header_flags);
         let mut framed = u16::try_from(wire.len()).ok()?.to_be_bytes().to_vec();
         framed.extend_from_slice(&wire);
         s.write_all(&framed).await.ok()?;
@@ -270,7 +298,7 @@ pub async fn probe(addr: SocketAddr, wait: Duration, udp_size: u16) -> Report {
     // data that fails its own validation, which lookaside wants to judge (and explain) itself.
     checks.push(Check {
         what: "CD (. DNSKEY with CD set)".into(),
-        outcome: match udp_with(addr, &root_keys, wait, udp_size, true).await {
+        outcome: match udp_with(addr, &root_keys, wait, udp_size, flags::RD | flags::CD).await {
             None => Outcome::Fail(Fitness::Degraded, "no reply to a query with CD set".into()),
             Some(m) => cd_check(m.has_flag(flags::CD)).outcome,
         },

@@ -72,7 +72,7 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
-fn yyyymmdd(t: u64) -> String {
+pub fn yyyymmdd(t: u64) -> String {
     format_time(t as u32)[..10].replace('-', "")
 }
 
@@ -158,25 +158,8 @@ impl Hierarchy {
             .expect("make-zones.sh");
         assert!(status.success(), "make-zones.sh failed");
 
+        let nsd = start_nsd(&dir, &zones, &format!("{ip}@53"), None);
         let d = dir.display();
-        let mut nsd_conf = format!(
-            "server:\n  ip-address: {ip}@53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}/zones\"\n  database: \"\"\n  \
-             zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  \
-             logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 1\n  rrl-ratelimit: 0\n\
-             remote-control:\n  control-enable: no\n"
-        );
-        for line in std::fs::read_to_string(zones.join("zones.list")).unwrap().lines() {
-            let (name, file) = line.split_once(' ').unwrap();
-            nsd_conf.push_str(&format!("zone:\n  name: \"{name}\"\n  zonefile: \"{file}\"\n"));
-        }
-        std::fs::write(dir.join("nsd.conf"), nsd_conf).unwrap();
-        let nsd_conf_path = dir.join("nsd.conf");
-        let nsd = Guarded::spawn(
-            "nsd",
-            "nsd",
-            &["-d", "-c", nsd_conf_path.to_str().unwrap()],
-            &dir.join("nsd.out"),
-        );
 
         let port = free_port(&ip);
         std::fs::write(dir.join("root.hints"), format!(". 3600 IN NS ns.\nns. 3600 IN A {ip}\n")).unwrap();
@@ -198,7 +181,7 @@ impl Hierarchy {
         );
         let unbound: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let nsd_addr: SocketAddr = format!("{ip}:53").parse().unwrap();
-        wait_for(nsd_addr, "ns.", &dir.join("nsd.out"));
+        wait_for(nsd_addr, "ns.", &dir.join(format!("nsd-{}-53.out", ip.replace('.', "-"))));
         wait_for(unbound, "www.secure.example.", &dir.join("unbound.out"));
         Some(Self { anchor: zones.join("root.ds"), dir, ip, unbound, _nsd: nsd, _unbound: unbound_proc })
     }
@@ -268,6 +251,29 @@ impl Hierarchy {
         wait_for(addr, ".", &log);
         Daemon { addr, log, control, _proc: proc }
     }
+}
+
+/// Starts NSD in `dir` on `listen` (`IP@PORT`) serving the zones of `zones`/zones.list (or only
+/// `only`); stops when dropped. Its files are named after the port, so several can share `dir`.
+pub fn start_nsd(dir: &Path, zones: &Path, listen: &str, only: Option<&str>) -> Guarded {
+    let tag = listen.replace(['.', '@'], "-");
+    let d = dir.display();
+    let z = zones.display();
+    let mut nsd_conf = format!(
+        "server:\n  ip-address: {listen}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{z}\"\n  database: \"\"\n  \
+         zonelistfile: \"{d}/zone-{tag}.list\"\n  xfrdfile: \"{d}/xfrd-{tag}.state\"\n  pidfile: \"{d}/nsd-{tag}.pid\"\n  \
+         logfile: \"{d}/nsd-{tag}.log\"\n  server-count: 1\n  verbosity: 1\n  rrl-ratelimit: 0\n\
+         remote-control:\n  control-enable: no\n"
+    );
+    for line in std::fs::read_to_string(zones.join("zones.list")).unwrap().lines() {
+        let (name, file) = line.split_once(' ').unwrap();
+        if only.is_none_or(|o| o == name) {
+            nsd_conf.push_str(&format!("zone:\n  name: \"{name}\"\n  zonefile: \"{file}\"\n"));
+        }
+    }
+    let conf = dir.join(format!("nsd-{tag}.conf"));
+    std::fs::write(&conf, nsd_conf).unwrap();
+    Guarded::spawn("nsd", "nsd", &["-d", "-c", conf.to_str().unwrap()], &dir.join(format!("nsd-{tag}.out")))
 }
 
 /// A running lookaside.
