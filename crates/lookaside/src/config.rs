@@ -111,6 +111,29 @@ pub struct FileConfig {
     pub local: Option<Vec<LocalEntry>>,
     /// Domains with upstreams of their own.
     pub forward: Option<Vec<ForwardEntry>>,
+    /// Seconds between runs of the watch reports ([`defaults::WATCH_INTERVAL`]).
+    pub watch_interval: Option<u64>,
+    /// XMPP domains whose report the daemon exports as metrics.
+    pub watch: Option<Vec<WatchEntry>>,
+}
+
+/// One `[[watch]]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchEntry {
+    /// The XMPP domain.
+    pub domain: String,
+    /// Also check the served certificates (default false).
+    pub tls: Option<bool>,
+}
+
+/// A watched XMPP domain, ready for the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchConfig {
+    /// The domain.
+    pub domain: Name,
+    /// Connect and check the certificates too.
+    pub tls: bool,
 }
 
 /// One `[[forward]]` table.
@@ -503,6 +526,10 @@ pub struct Config {
     pub local: LocalData,
     /// Domains with upstreams of their own: the file's, then `--forward`'s.
     pub forwards: Vec<ForwardConfig>,
+    /// XMPP domains watched.
+    pub watches: Vec<WatchConfig>,
+    /// Between runs of the watch reports.
+    pub watch_interval: Duration,
 }
 
 /// Default state directory (systemd's StateDirectory=lookaside).
@@ -632,6 +659,17 @@ impl Config {
         let edns_buffer_size = setting(&defaults::EDNS_BUFFER_SIZE, file.edns_buffer_size)?;
         let upstream_probe_interval =
             setting(&defaults::UPSTREAM_PROBE_INTERVAL, file.upstream_probe_interval)?;
+        let watch_interval = setting(&defaults::WATCH_INTERVAL, file.watch_interval)?;
+        let watches = file
+            .watch
+            .iter()
+            .flatten()
+            .map(|w| {
+                Name::parse(&w.domain)
+                    .map(|domain| WatchConfig { domain, tls: w.tls.unwrap_or(false) })
+                    .map_err(|e| ConfigError::Invalid(format!("[[watch]] domain {:?}: {e}", w.domain)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut lookaside_src = file.lookaside.clone().unwrap_or_default();
         for arg in &overrides.lookaside {
             let (domain, anchor) = match arg.split_once('=') {
@@ -679,6 +717,8 @@ impl Config {
             nta_recheck_interval: Duration::from_secs(nta_recheck_interval),
             edns_buffer_size: u16::try_from(edns_buffer_size).unwrap_or(u16::MAX),
             upstream_probe_interval: Duration::from_secs(upstream_probe_interval),
+            watch_interval: Duration::from_secs(watch_interval),
+            watches,
             serve_stale,
             stale_answer_client_timeout,
             prefetch: cache.prefetch.unwrap_or(true),

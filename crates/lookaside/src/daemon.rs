@@ -214,6 +214,15 @@ pub fn serve(args: &CommonArgs) -> ExitCode {
         tokio::spawn(upkeep::recheck_negative_anchors(current.clone(), config.nta_recheck_interval));
         let probe_wake = Arc::new(tokio::sync::Notify::new());
         tokio::spawn(upkeep::probe_periodically(current.clone(), config.upstream_probe_interval, probe_wake.clone()));
+        if !config.watches.is_empty() {
+            let roots = lookaside_stub::tls::load_roots(config.tls_ca_file.as_deref()).ok();
+            tokio::spawn(crate::watch::watch_periodically(
+                current.clone(),
+                config.watches.clone(),
+                config.watch_interval,
+                roots,
+            ));
+        }
         let points: Vec<TrustPointFile> = config
             .auto_trust_zones()
             .into_iter()

@@ -127,6 +127,14 @@ pub const UPSTREAM_PROBE_INTERVAL: Setting = Setting {
     max: 86_400,
     reason: "seconds between probes of the upstreams' DNSSEC fitness (five queries each); also probed at start-up and on reload",
 };
+/// `watch-interval`, in seconds.
+pub const WATCH_INTERVAL: Setting = Setting {
+    key: "watch-interval",
+    default: 3600,
+    min: 10,
+    max: 86_400,
+    reason: "seconds between runs of the XMPP report for each [[watch]] domain (a few dozen cached lookups each, plus TLS connections where tls = true)",
+};
 /// `edns-buffer-size`.
 pub const EDNS_BUFFER_SIZE: Setting = Setting {
     key: "edns-buffer-size",
@@ -318,6 +326,20 @@ pub const KEYS: &[Key] = &[
         "A name answered from the configuration, before the cache and the upstreams, without AD, with the records given as A, AAAA, TXT, SRV (\"PRIORITY WEIGHT PORT TARGET\"), CNAME or PTR lists. Other types at that name get NOERROR with no data (as Unbound's local-data); other names resolve as usual.",
     ),
     text("[[local]].ttl", "300", "TTL of the local records, in seconds."),
+    number(
+        WATCH_INTERVAL,
+        "Seconds between runs of the XMPP report for the [[watch]] domains (also run at start-up and after a reload); the results are metrics (metrics-listen) and WARN lines when something turns bad.",
+    ),
+    text(
+        "[[watch]].domain",
+        "none",
+        "An XMPP domain of yours to watch: its SRV, A/AAAA and TLSA verdicts (lookaside_watch_record_verdict), the seconds until the earliest RRSIG expiry of each zone involved (lookaside_watch_rrsig_expiry_seconds), whether look-aside (DLV) vouched for it (lookaside_watch_dlv).",
+    ),
+    text(
+        "[[watch]].tls",
+        "false",
+        "Also connect to every target, as lookaside xmpp --tls does, and export whether a TLSA record authenticates the served certificate (lookaside_watch_tlsa_match).",
+    ),
     text(
         "[[lookaside]].domain",
         "none",
@@ -337,7 +359,7 @@ pub const KEYS: &[Key] = &[
 
 /// Every numeric setting, for the tests against `config/lookaside.toml`.
 #[cfg(test)]
-pub const ALL: [Setting; 14] = [
+pub const ALL: [Setting; 15] = [
     CACHE_ANSWERS,
     CACHE_KEYS,
     MAX_TTL,
@@ -352,6 +374,7 @@ pub const ALL: [Setting; 14] = [
     SERVE_STALE,
     STALE_ANSWER_CLIENT_TIMEOUT,
     UPSTREAM_PROBE_INTERVAL,
+    WATCH_INTERVAL,
 ];
 
 #[cfg(test)]
@@ -400,7 +423,7 @@ mod tests {
             }
             shown.push(match table.as_str() {
                 "" => key.to_string(),
-                "lookaside" | "local" | "forward" => format!("[[{table}]].{key}"),
+                "lookaside" | "local" | "forward" | "watch" => format!("[[{table}]].{key}"),
                 t => format!("{t}.{key}"),
             });
         }

@@ -24,3 +24,4 @@ pub mod tcp_table;
 pub mod tools;
 #[cfg(target_os = "linux")]
 pub mod udp_batch;
+pub mod watch;

@@ -146,6 +146,15 @@ impl Lookup {
         matches!(self.security, Some(Security::Bogus(_)))
     }
 
+    /// The RRSIGs of the answer and authority sections (for `watch`'s expiry figures).
+    pub fn rrsigs(&self) -> Vec<lookaside_dnssec::rdata::Rrsig> {
+        self.all_records
+            .iter()
+            .filter(|r| r.rtype == rtype::RRSIG)
+            .filter_map(|r| lookaside_dnssec::rdata::Rrsig::parse(&r.rdata))
+            .collect()
+    }
+
     /// Records of `t` owned by anything in the answer (the end of a CNAME chain included).
     fn data(&self, t: u16) -> Vec<&Record> {
         self.answer.iter().filter(|r| r.rtype == t).collect()

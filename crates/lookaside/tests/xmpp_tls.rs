@@ -370,5 +370,48 @@ fn xmpp_tls_checks_served_certificates_against_tlsa_and_new_cert_guards_renewals
         lookaside(&h, None, &["xmpp", "dane.secure.example.", "--new-cert", &format!("{d}/junk.pem")]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no PEM CERTIFICATE block found"), "{out}");
+
+    // [[watch]] with tls = true exports the same judgement as metrics.
+    let metrics = format!("{}:{}", h.ip, free_port(&h.ip));
+    let watch = scratch.join("watch.toml");
+    std::fs::write(
+        &watch,
+        format!(
+            "metrics-listen = \"{metrics}\"\ntls-ca-file = \"{d}/ca.crt\"\n\n[[watch]]\ndomain = \"dane.secure.example.\"\ntls = true\n"
+        ),
+    )
+    .unwrap();
+    let daemon =
+        h.daemon(&["--config", watch.to_str().unwrap(), "--trust-anchor", h.anchor.to_str().unwrap()]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let series = |text: &str, service: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("lookaside_watch_tlsa_match{") && l.contains(&format!("service=\"{service}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    let text = loop {
+        let mut s = std::net::TcpStream::connect(&metrics).ok();
+        let mut text = String::new();
+        if let Some(s) = s.as_mut() {
+            let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+            let _ = s.read_to_string(&mut text);
+        }
+        if series(&text, "_xmpps-server._tcp").is_some() {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no watch metrics: {text}\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for service in ["_xmpp-client._tcp", "_xmpp-server._tcp", "_xmpps-client._tcp"] {
+        assert_eq!(series(&text, service), Some(1.0), "{service}: {text}");
+    }
+    assert_eq!(series(&text, "_xmpps-server._tcp"), Some(0.0), "{text}");
+    assert!(
+        daemon.log().contains("DANE-TA") || daemon.log().contains("no TLSA record matches"),
+        "{}",
+        daemon.log()
+    );
     let _ = std::fs::remove_dir_all(&scratch);
 }
