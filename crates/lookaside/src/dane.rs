@@ -127,8 +127,9 @@ impl Certificate {
                 }
             }
         }
-        if names.is_empty() {
-            // RFC 6125 §6.4.4: the CN only when no subjectAltName is present.
+        if names.is_empty() && !cert.is_ca() {
+            // RFC 6125 §6.4.4: the CN only when no subjectAltName is present (and a CA's CN
+            // is not a host name).
             names.extend(
                 cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).map(str::to_lowercase),
             );
@@ -197,6 +198,22 @@ impl Certificate {
         self.extended_key_usage.as_ref().is_none_or(|e| e.iter().any(|p| p == "serverAuth" || p == "any"))
     }
 
+    /// What the extended key usage means for XMPP: servers must allow serverAuth (RFC 5280
+    /// §4.2.1.12); a server-to-server certificate without clientAuth is refused by peers that
+    /// check it on the server's outgoing connections. `None` when there is nothing to say.
+    pub fn eku_problem(&self, server_to_server: bool) -> Option<String> {
+        let eku = self.extended_key_usage.as_ref()?;
+        if !self.allows_server_auth() {
+            return Some(
+                "the extended key usage does not allow TLS server authentication: clients refuse it".into(),
+            );
+        }
+        let client = eku.iter().any(|p| p == "clientAuth" || p == "any");
+        (server_to_server && !client).then(|| {
+            "the extended key usage lacks clientAuth: peers that check it refuse this server's outgoing s2s connections".into()
+        })
+    }
+
     /// "expires in N days" or "expired N days ago", for reports.
     pub fn expiry_words(&self, now: u64) -> String {
         let now = i64::try_from(now).unwrap_or(i64::MAX);
@@ -260,7 +277,7 @@ fn evaluate_one(
     let candidates: &[Certificate] = if r.usage % 2 == 1 { &chain[..1] } else { &chain[1..] };
     let Some(hit) = candidates.iter().find(|c| r.matches(c)) else {
         let what = match r.usage {
-            3 | 1 => "the server's certificate".to_string(),
+            3 | 1 => "the end-entity certificate".to_string(),
             _ if chain.len() < 2 => "any CA certificate: the server sent none besides its own".into(),
             _ => format!("any of the {} CA certificate(s) sent", chain.len() - 1),
         };
@@ -271,7 +288,7 @@ fn evaluate_one(
         3 => outcome(
             Some(at),
             true,
-            "DANE-EE: matches the server's certificate (names and dates not checked, RFC 7671 §5.1)".into(),
+            "DANE-EE: matches the end-entity certificate (names and dates not checked, RFC 7671 §5.1)".into(),
         ),
         2 => {
             let mut anchor = RootCertStore::empty();

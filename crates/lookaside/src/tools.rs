@@ -268,6 +268,8 @@ pub struct TlsCheck {
     pub names: String,
     /// PKIX validation against the CA store, for clients that do not use DANE.
     pub pkix: String,
+    /// A problem with the leaf's extended key usage, if any.
+    pub eku: Option<String>,
     /// True when a TLSA record authenticates the served chain.
     pub dane_matches: bool,
     /// The verdict for this address.
@@ -506,6 +508,7 @@ async fn tls_check(
         records: Vec::new(),
         names: String::new(),
         pkix: String::new(),
+        eku: None,
         dane_matches: false,
         verdict: String::new(),
     };
@@ -541,6 +544,10 @@ async fn tls_check(
             if leaf.names.is_empty() { "nothing".to_string() } else { leaf.names.join(", ") }
         ),
     };
+    check.eku = leaf.eku_problem(matches!(
+        mode,
+        served_chain::Mode::StartTls("jabber:server") | served_chain::Mode::Direct("xmpp-server")
+    ));
     check.pkix += &match &opts.roots {
         Some(roots) => match dane::pkix_check(&check.chain, names, roots, opts.now) {
             Ok(n) => format!("valid for {n} against the CA store"),
@@ -653,7 +660,7 @@ pub fn print_xmpp(r: &XmppReport) {
             if let Some(n) = &t.new_cert {
                 println!("    new certificate: {}", n.verdict);
                 for r in &n.records {
-                    println!("      TLSA {}: {}", r.record, r.detail);
+                    println!("      TLSA {}: {}", abbreviated(&r.record), r.detail);
                 }
                 for p in &n.publish {
                     println!("      publish: {p}");
@@ -661,6 +668,17 @@ pub fn print_xmpp(r: &XmppReport) {
             }
         }
         println!("  => {}", s.dane);
+    }
+}
+
+/// A TLSA record for the text report: association data longer than a SHA-512 digest (full
+/// certificates or keys, matching type 0) shortened to its start and length; `--json` has it all.
+fn abbreviated(record: &str) -> String {
+    match record.rsplit_once(' ') {
+        Some((head, data)) if data.len() > 128 => {
+            format!("{head} {}… ({} octets)", &data[..32], data.len() / 2)
+        }
+        _ => record.to_string(),
     }
 }
 
@@ -683,9 +701,12 @@ fn print_tls(c: &TlsCheck, color: bool) {
             );
         }
         for r in &c.records {
-            println!("      TLSA {}: {}", r.record, r.detail);
+            println!("      TLSA {}: {}", abbreviated(&r.record), r.detail);
         }
         println!("      names: {}", c.names);
+        if let Some(e) = &c.eku {
+            println!("      EKU: {e}");
+        }
         println!("      PKIX: {}", c.pkix);
     }
     let verdict = if !color {
