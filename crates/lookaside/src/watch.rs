@@ -157,13 +157,23 @@ async fn export_expiry(resolver: &Resolver, report: &XmppReport, domain: &str, n
         let soon = left < EXPIRY_WARNING.as_secs() as i64;
         let key = format!("{domain} expiry {zone}");
         if seen.turned_bad(&key, if soon { "soon" } else { "fine" }, soon) {
-            warn!(
-                domain,
-                zone,
-                seconds_left = left,
-                "a signature of {zone} expires in {} hours: re-sign",
-                left / 3600
-            );
+            if left < 0 {
+                warn!(
+                    domain,
+                    zone,
+                    seconds_left = left,
+                    "a signature of {zone} expired {} hours ago",
+                    -left / 3600
+                );
+            } else {
+                warn!(
+                    domain,
+                    zone,
+                    seconds_left = left,
+                    "a signature of {zone} expires in {} hours: re-sign",
+                    left / 3600
+                );
+            }
         }
     }
 }
