@@ -448,7 +448,8 @@ pub async fn check_zone(resolver: &Resolver, zone: &Name, opts: &Options) -> Rep
     algorithm_findings(&mut report, &keys);
     nsec3_findings(&mut report, nsec3param.as_deref());
     ds_findings(resolver, &mut report, zone, &first.dnskey, &keys, opts).await;
-    xmpp_findings(resolver, &mut report, zone, first.addr, &keys, opts).await;
+    let at = ZoneAt { resolver, zone, server: first.addr, keys: &keys, opts };
+    xmpp_findings(&at, &mut report).await;
     report
 }
 
@@ -667,27 +668,25 @@ async fn ds_findings(
     }
 }
 
+/// The zone as the XMPP checks see it: where to ask and what to verify with.
+struct ZoneAt<'a> {
+    resolver: &'a Resolver,
+    zone: &'a Name,
+    server: SocketAddr,
+    keys: &'a [Dnskey],
+    opts: &'a Options,
+}
+
 /// XMPP services of the zone: SRV present and signed; in-zone targets' A/AAAA and TLSA signed.
-async fn xmpp_findings(
-    resolver: &Resolver,
-    report: &mut Report,
-    zone: &Name,
-    addr: SocketAddr,
-    keys: &[Dnskey],
-    opts: &Options,
-) {
+async fn xmpp_findings(z: &ZoneAt<'_>, report: &mut Report) {
+    let zone = z.zone;
     let mut any = false;
-    for (prefix, _) in [
-        ("_xmpp-client._tcp", 5222),
-        ("_xmpp-server._tcp", 5269),
-        ("_xmpps-client._tcp", 5223),
-        ("_xmpps-server._tcp", 5270),
-    ] {
+    for (prefix, _, _) in crate::tools::SERVICES {
         let Some(owner) = prefix.split('.').rev().try_fold(zone.clone(), |n, l| n.prepend(l.as_bytes()))
         else {
             continue;
         };
-        let Some(m) = ask(addr, &owner, rtype::SRV).await else { continue };
+        let Some(m) = ask(z.server, &owner, rtype::SRV).await else { continue };
         let targets: Vec<(Name, u16)> = m
             .answer
             .iter()
@@ -701,7 +700,7 @@ async fn xmpp_findings(
             continue;
         }
         any = true;
-        match check_signed(report, &m, zone, &owner, rtype::SRV, keys, opts) {
+        match check_signed(report, &m, zone, &owner, rtype::SRV, z.keys, z.opts) {
             Ok(()) => report.add(Severity::Ok, "xmpp", format!("SRV {owner} is signed")),
             Err(e) => report.add(Severity::Error, "xmpp", format!("SRV {owner} does not verify: {e}")),
         }
@@ -715,7 +714,7 @@ async fn xmpp_findings(
                 wanted.push((t, rtype::TLSA));
             }
             for (name, t) in wanted {
-                xmpp_record(resolver, report, zone, addr, keys, opts, &name, t).await;
+                xmpp_record(z, report, &name, t).await;
             }
         }
     }
@@ -730,19 +729,9 @@ async fn xmpp_findings(
 
 /// One record of an XMPP target: signed if in the zone (asked at its server), else judged by
 /// the resolver.
-#[allow(clippy::too_many_arguments)]
-async fn xmpp_record(
-    resolver: &Resolver,
-    report: &mut Report,
-    zone: &Name,
-    addr: SocketAddr,
-    keys: &[Dnskey],
-    opts: &Options,
-    name: &Name,
-    t: u16,
-) {
+async fn xmpp_record(z: &ZoneAt<'_>, report: &mut Report, name: &Name, t: u16) {
     let tname = rtype::type_name(t);
-    let direct = if name.is_at_or_below(zone) { ask(addr, name, t).await } else { None };
+    let direct = if name.is_at_or_below(z.zone) { ask(z.server, name, t).await } else { None };
     if let Some(m) = direct.filter(|m| m.has_flag(flags::AA)) {
         let has = m.answer.iter().any(|r| r.rtype == t);
         if !has {
@@ -755,13 +744,13 @@ async fn xmpp_record(
             }
             return;
         }
-        match check_signed(report, &m, zone, name, t, keys, opts) {
+        match check_signed(report, &m, z.zone, name, t, z.keys, z.opts) {
             Ok(()) => report.add(Severity::Ok, "xmpp", format!("{tname} {name} is signed")),
             Err(e) => report.add(Severity::Error, "xmpp", format!("{tname} {name} does not verify: {e}")),
         }
         return;
     }
-    let res = resolver.resolve(&question(name, t), false).await;
+    let res = z.resolver.resolve(&question(name, t), false).await;
     let has = res.response.as_deref().is_some_and(|m| m.answer.iter().any(|r| r.rtype == t));
     match res.security() {
         _ if !has && t != rtype::TLSA => {}

@@ -332,8 +332,9 @@ pub struct XmppReport {
     pub services: Vec<Service>,
 }
 
-/// XMPP services (RFC 6120 §3.2.1; XEP-0368 for the direct-TLS ones) and their default ports.
-const SERVICES: [(&str, u16, bool); 4] = [
+/// XMPP services (RFC 6120 §3.2.1; XEP-0368 for the direct-TLS ones), their default ports, and
+/// whether a missing SRV falls back to the domain itself.
+pub const SERVICES: [(&str, u16, bool); 4] = [
     ("_xmpp-client._tcp", 5222, true),
     ("_xmpps-client._tcp", 5223, false),
     ("_xmpp-server._tcp", 5269, true),

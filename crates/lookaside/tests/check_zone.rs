@@ -23,15 +23,7 @@ macro_rules! hierarchy {
 }
 
 fn run(h: &Hierarchy, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lookaside"))
-        .args(args)
-        .args(["--upstream", &h.unbound.to_string(), "--trust-anchor", &h.anchor.display().to_string()])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    h.cli(args)
 }
 
 /// The findings of a `--json` report as (severity, check, message).

@@ -84,22 +84,13 @@ impl Pki {
     }
 }
 
+/// `lookaside ARGS [--config CONFIG]` against the hierarchy.
 fn lookaside(h: &Hierarchy, config: Option<&Path>, args: &[&str]) -> (i32, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lookaside"));
-    cmd.args(args).args([
-        "--upstream",
-        &h.unbound.to_string(),
-        "--trust-anchor",
-        &h.anchor.display().to_string(),
-    ]);
+    let mut all: Vec<&str> = args.to_vec();
     if let Some(c) = config {
-        cmd.arg("--config").arg(c);
+        all.extend(["--config", c.to_str().unwrap()]);
     }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    h.cli(&all)
 }
 
 /// Waits until something accepts TCP connections on `port`.

@@ -276,6 +276,27 @@ pub fn start_nsd(dir: &Path, zones: &Path, listen: &str, only: Option<&str>) -> 
     Guarded::spawn("nsd", "nsd", &["-d", "-c", conf.to_str().unwrap()], &dir.join(format!("nsd-{tag}.out")))
 }
 
+impl Hierarchy {
+    /// Runs a one-shot `lookaside` command (query, xmpp, check-zone, ...) against this
+    /// hierarchy's Unbound with its root anchor: exit status and stdout+stderr.
+    pub fn cli(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_lookaside"))
+            .args(args)
+            .args([
+                "--upstream",
+                &self.unbound.to_string(),
+                "--trust-anchor",
+                &self.anchor.display().to_string(),
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+}
+
 /// A running lookaside.
 pub struct Daemon {
     pub addr: SocketAddr,
