@@ -22,10 +22,6 @@ macro_rules! hierarchy {
     };
 }
 
-fn run(h: &Hierarchy, args: &[&str]) -> (i32, String) {
-    h.cli(args)
-}
-
 /// The findings of a `--json` report as (severity, check, message).
 fn findings(out: &str) -> Vec<(String, String, String)> {
     let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -50,7 +46,7 @@ fn has(found: &[(String, String, String)], severity: &str, check: &str, words: &
 #[test]
 fn a_healthy_delegated_zone_passes_with_its_xmpp_records_signed() {
     let h = hierarchy!();
-    let (code, out) = run(h, &["check-zone", "secure.example."]);
+    let (code, out) = h.cli(&["check-zone", "secure.example."]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("check-zone secure.example. at ns.secure.example. ({})", h.ip)), "{out}");
     for line in [
@@ -68,7 +64,7 @@ fn a_healthy_delegated_zone_passes_with_its_xmpp_records_signed() {
     }
     assert!(out.contains("ok       ds         the parent's DS set (secure): DS "), "{out}");
     // The signatures of the test hierarchy end in 30 days: under --warn-days 40 each is named.
-    let (code, out) = run(h, &["check-zone", "secure.example.", "--warn-days", "40", "--json"]);
+    let (code, out) = h.cli(&["check-zone", "secure.example.", "--warn-days", "40", "--json"]);
     assert_eq!(code, 1, "warnings only: {out}");
     let f = findings(&out);
     assert!(has(&f, "warning", "signatures", "RRSIG secure.example. SOA by key "), "{f:?}");
@@ -79,32 +75,32 @@ fn a_healthy_delegated_zone_passes_with_its_xmpp_records_signed() {
 #[test]
 fn signature_nsec3_and_algorithm_problems_are_named() {
     let h = hierarchy!();
-    let (code, out) = run(h, &["check-zone", "expired.example."]);
+    let (code, out) = h.cli(&["check-zone", "expired.example."]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("ERROR    signatures RRSIG expired.example. DNSKEY by key "), "{out}");
     assert!(out.contains(": expired 2021-01-01"), "{out}");
-    let (code, out) = run(h, &["check-zone", "future.example."]);
+    let (code, out) = h.cli(&["check-zone", "future.example."]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("inception 2050-01-01 00:00:00 UTC is in the future"), "{out}");
 
-    let (code, out) = run(h, &["check-zone", "iter100.example."]);
+    let (code, out) = h.cli(&["check-zone", "iter100.example."]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("ERROR    nsec3      NSEC3 iterations 100: above 50, lookaside, BIND, Knot and PowerDNS treat the zone's denials as insecure"), "{out}");
     assert!(
         out.contains("WARNING  nsec3      NSEC3 salt of 1 octet(s): RFC 9276 §3.1 says no salt"),
         "{out}"
     );
-    let (_, out) = run(h, &["check-zone", "iter600.example."]);
+    let (_, out) = h.cli(&["check-zone", "iter600.example."]);
     assert!(
         out.contains(
             "NSEC3 iterations 600: above 500, validators (lookaside among them) find the zone's denials bogus"
         ),
         "{out}"
     );
-    let (code, out) = run(h, &["check-zone", "nsec3.example."]);
+    let (code, out) = h.cli(&["check-zone", "nsec3.example."]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("WARNING  nsec3      NSEC3 iterations 5: RFC 9276 §3.1 says 0"), "{out}");
-    let (code, out) = run(h, &["check-zone", "alg5.example."]);
+    let (code, out) = h.cli(&["check-zone", "alg5.example."]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(
@@ -112,7 +108,7 @@ fn signature_nsec3_and_algorithm_problems_are_named() {
         ),
         "{out}"
     );
-    let (_, out) = run(h, &["check-zone", "kskunsigned.example."]);
+    let (_, out) = h.cli(&["check-zone", "kskunsigned.example."]);
     assert!(out.contains("but that key does not sign the DNSKEY set"), "{out}");
     assert!(out.contains("ERROR    ds         the parent's DS set"), "{out}");
     assert!(out.contains("no record matches a key that signs the DNSKEY set: validators will find kskunsigned.example. bogus"), "{out}");
@@ -123,20 +119,20 @@ fn dlv_records_and_a_ds_file_are_checked_against_the_signing_keys() {
     let h = hierarchy!();
     let zones = h.dir.join("zones");
     // yax.unsignedtld.: no DS (its TLD is not signed); without a registry that is a warning.
-    let (code, out) = run(h, &["check-zone", "yax.unsignedtld."]);
+    let (code, out) = h.cli(&["check-zone", "yax.unsignedtld."]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("WARNING  ds         no DS for yax.unsignedtld. at the parent and no look-aside registry is configured"), "{out}");
-    let (code, out) = run(h, &["check-zone", "yax.unsignedtld.", "--lookaside", "dlv.example."]);
+    let (code, out) = h.cli(&["check-zone", "yax.unsignedtld.", "--lookaside", "dlv.example."]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok       ds         the DLV set in registry dlv.example.: DS "), "{out}");
     // "What if I published this": the right DS file, and a DS for a key nobody signs with.
     let ds = zones.join("yax.unsignedtld.ds");
-    let (code, out) = run(h, &["check-zone", "yax.unsignedtld.", "--ds", ds.to_str().unwrap()]);
+    let (code, out) = h.cli(&["check-zone", "yax.unsignedtld.", "--ds", ds.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok       ds         the given DS/DLV file: DS "), "{out}");
     let stray = h.dir.join("stray.ds");
     std::fs::write(&stray, format!("yax.unsignedtld. 3600 IN DLV 4242 13 2 {}\n", "AB".repeat(32))).unwrap();
-    let (code, out) = run(h, &["check-zone", "yax.unsignedtld.", "--ds", stray.to_str().unwrap()]);
+    let (code, out) = h.cli(&["check-zone", "yax.unsignedtld.", "--ds", stray.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("DS 4242 13 2 matches no published key (a stale or mistyped record)"), "{out}");
     assert!(
@@ -147,7 +143,7 @@ fn dlv_records_and_a_ds_file_are_checked_against_the_signing_keys() {
     );
     // A file that is not DS records is a clear error.
     std::fs::write(&stray, "yax.unsignedtld. 3600 IN DS 4242 13\n").unwrap();
-    let (code, out) = run(h, &["check-zone", "yax.unsignedtld.", "--ds", stray.to_str().unwrap()]);
+    let (code, out) = h.cli(&["check-zone", "yax.unsignedtld.", "--ds", stray.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("line 1: expected \"KEY-TAG ALGORITHM DIGEST-TYPE DIGEST\""), "{out}");
 }
@@ -198,7 +194,7 @@ fn out_of_sync_case_changing_silent_and_lame_servers_are_named() {
     let nsd_s = nsd.to_string();
     let second_s = second.to_string();
     let (code, out) =
-        run(h, &["check-zone", "secure.example.", "--ns", &nsd_s, "--ns", &second_s, "--ns", &relay]);
+        h.cli(&["check-zone", "secure.example.", "--ns", &nsd_s, "--ns", &second_s, "--ns", &relay]);
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains(&format!("ERROR    sync       the servers are out of sync: SOA serials differ ({nsd_s}: 1; {second_s}: 2; {relay}: 1)")),
@@ -212,7 +208,7 @@ fn out_of_sync_case_changing_silent_and_lame_servers_are_named() {
     assert_eq!(out.matches("changes the case").count(), 1, "only the relay: {out}");
 
     let unbound = h.unbound.to_string();
-    let (code, out) = run(h, &["check-zone", "secure.example.", "--ns", &silent_addr, "--ns", &unbound]);
+    let (code, out) = h.cli(&["check-zone", "secure.example.", "--ns", &silent_addr, "--ns", &unbound]);
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains(&format!("ERROR    servers    {silent_addr} does not answer (UDP and TCP, 3 s each)")),

@@ -16,14 +16,10 @@ macro_rules! hierarchy {
     };
 }
 
-fn run(h: &Hierarchy, args: &[&str]) -> (i32, String) {
-    h.cli(args)
-}
-
 #[test]
 fn query_prints_records_and_the_delv_style_verdict() {
     let h = hierarchy!();
-    let (code, out) = run(h, &["query", "www.secure.example.", "A"]);
+    let (code, out) = h.cli(&["query", "www.secure.example.", "A"]);
     assert_eq!(code, 0, "{out}");
     // The shared upstream may have held the record a second or two for another test: TTL 3600
     // or a little less.
@@ -32,28 +28,28 @@ fn query_prints_records_and_the_delv_style_verdict() {
     });
     assert!(ttl.is_some_and(|t| (3500..=3600).contains(&t)), "{out}");
     assert!(out.trim_end().ends_with("; fully validated"), "{out}");
-    let (_, out) = run(h, &["query", "nothere.nsec3.example."]);
+    let (_, out) = h.cli(&["query", "nothere.nsec3.example."]);
     assert!(out.contains("; negative response, fully validated"), "{out}");
-    let (code, out) = run(h, &["query", "www.insecure.nsec3.example."]);
+    let (code, out) = h.cli(&["query", "www.insecure.nsec3.example."]);
     assert_eq!(code, 0);
     assert!(
         out.contains("; insecure: chain ends at insecure.nsec3.example. (no DS, proven by NSEC3)"),
         "{out}"
     );
-    let (code, out) = run(h, &["query", "www.expired.example."]);
+    let (code, out) = h.cli(&["query", "www.expired.example."]);
     assert_eq!(code, 1);
     assert!(
         out.contains("; bogus: expired.example. DNSKEY: RRSIG by expired.example. expired 2021-01-01"),
         "{out}"
     );
-    let (_, out) = run(h, &["query", "--dnssec", "www.secure.example.", "A"]);
+    let (_, out) = h.cli(&["query", "--dnssec", "www.secure.example.", "A"]);
     assert!(out.contains("RRSIG\tA 13 3 3600"), "{out}");
 }
 
 #[test]
 fn trace_shows_each_zone_from_the_anchor_down() {
     let h = hierarchy!();
-    let (code, out) = run(h, &["trace", "www.sub.secure.example."]);
+    let (code, out) = h.cli(&["trace", "www.sub.secure.example."]);
     assert_eq!(code, 0, "{out}");
     for needle in [
         "Chain of trust for www.sub.secure.example. A",
@@ -67,7 +63,7 @@ fn trace_shows_each_zone_from_the_anchor_down() {
     ] {
         assert!(out.contains(needle), "{needle:?} in\n{out}");
     }
-    let (_, out) = run(h, &["trace", "www.insecure.example."]);
+    let (_, out) = h.cli(&["trace", "www.insecure.example."]);
     assert!(
         out.contains(
             "insecure.example.  insecure    chain ends at insecure.example. (no DS, proven by NSEC)"
@@ -86,7 +82,7 @@ fn trace_names_the_step_and_reason_of_four_kinds_of_bogus() {
         ("www.nokey.example.", "no DNSKEY of nokey.example. matches its DS and signs the key set"),
         ("nothere.iter600.example.", "NSEC3 with 600 iterations"),
     ] {
-        let (code, out) = run(h, &["trace", name]);
+        let (code, out) = h.cli(&["trace", name]);
         assert_eq!(code, 1, "{out}");
         let line = out
             .lines()
@@ -100,7 +96,7 @@ fn trace_names_the_step_and_reason_of_four_kinds_of_bogus() {
 #[test]
 fn trace_shows_look_aside() {
     let h = hierarchy!();
-    let (code, out) = run(h, &["trace", "--lookaside", "dlv.example.", "yax.unsignedtld."]);
+    let (code, out) = h.cli(&["trace", "--lookaside", "dlv.example.", "yax.unsignedtld."]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("unsignedtld.      insecure    chain ends at unsignedtld."), "{out}");
     assert!(
@@ -134,16 +130,16 @@ fn assert_lookup_schema(v: &Value) {
 #[test]
 fn json_output_follows_its_schema() {
     let h = hierarchy!();
-    let (_, out) = run(h, &["trace", "--json", "www.expired.example."]);
+    let (_, out) = h.cli(&["trace", "--json", "www.expired.example."]);
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_lookup_schema(&v);
     assert_eq!(v["verdict"], "bogus");
     assert_eq!(v["ede"]["code"], 7);
-    let (_, out) = run(h, &["query", "--json", "www.secure.example."]);
+    let (_, out) = h.cli(&["query", "--json", "www.secure.example."]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_lookup_schema(&v);
     assert_eq!(v["verdict"], "secure");
-    let (_, out) = run(h, &["xmpp", "--json", "secure.example."]);
+    let (_, out) = h.cli(&["xmpp", "--json", "secure.example."]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["domain"], "secure.example.");
     for s in v["services"].as_array().unwrap() {
@@ -162,7 +158,7 @@ fn json_output_follows_its_schema() {
 #[test]
 fn xmpp_report_applies_prosodys_dane_rules() {
     let h = hierarchy!();
-    let (code, out) = run(h, &["xmpp", "secure.example."]);
+    let (code, out) = h.cli(&["xmpp", "secure.example."]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("_xmpp-server._tcp.secure.example.  SRV  secure"), "{out}");
     assert!(
@@ -171,24 +167,24 @@ fn xmpp_report_applies_prosodys_dane_rules() {
     );
     assert_eq!(out.matches("=> DANE usable").count(), 2, "{out}");
 
-    let (_, out) = run(h, &["xmpp", "insecure.example."]);
+    let (_, out) = h.cli(&["xmpp", "insecure.example."]);
     assert!(out.contains("certificate may name: insecure.example. only"), "{out}");
     assert!(!out.contains("=> DANE usable"), "{out}");
 
-    let (_, out) = run(h, &["xmpp", "badtlsa.secure.example."]);
+    let (_, out) = h.cli(&["xmpp", "badtlsa.secure.example."]);
     assert!(
         out.contains("DANE not usable because target.badtlsa.secure.example.: the TLSA lookup is bogus"),
         "{out}"
     );
 
-    let (_, out) = run(h, &["xmpp", "nosrv.secure.example."]);
+    let (_, out) = h.cli(&["xmpp", "nosrv.secure.example."]);
     assert!(out.contains("no SRV records: falling back to nosrv.secure.example. (RFC 6120 §3.2)"), "{out}");
     assert!(
         out.contains("no TLSA records exist at _5269._tcp.nosrv.secure.example. (securely denied)"),
         "{out}"
     );
 
-    let (_, out) = run(h, &["xmpp", "--lookaside", "dlv.example.", "yax.unsignedtld."]);
+    let (_, out) = h.cli(&["xmpp", "--lookaside", "dlv.example.", "yax.unsignedtld."]);
     assert!(out.contains("_xmpp-server._tcp.yax.unsignedtld.  SRV  secure"), "{out}");
     assert_eq!(out.matches("=> DANE usable").count(), 2, "{out}");
 }
@@ -196,7 +192,7 @@ fn xmpp_report_applies_prosodys_dane_rules() {
 #[test]
 fn dlv_record_prints_what_the_registry_publishes() {
     let h = hierarchy!();
-    let (code, out) = run(h, &["dlv-record", "yax.unsignedtld", "--registry", "dlv.example"]);
+    let (code, out) = h.cli(&["dlv-record", "yax.unsignedtld", "--registry", "dlv.example"]);
     assert_eq!(code, 0, "{out}");
     let dlv = out
         .lines()
@@ -208,20 +204,24 @@ fn dlv_record_prints_what_the_registry_publishes() {
         "{out}"
     );
     // The registry's own record (written by ldns-key2ds) has the same digest.
-    let (_, served) = run(h, &["query", "yax.unsignedtld.dlv.example.", "DLV"]);
+    let (_, served) = h.cli(&["query", "yax.unsignedtld.dlv.example.", "DLV"]);
     assert!(served.to_lowercase().contains(&digest), "{served}\nvs\n{out}");
     // From a key file, before anything is published: the same record.
-    let (_, keys) = run(h, &["query", "yax.unsignedtld.", "DNSKEY"]);
+    let (_, keys) = h.cli(&["query", "yax.unsignedtld.", "DNSKEY"]);
     let lines: String = keys.lines().filter(|l| l.contains("\tDNSKEY\t")).map(|l| format!("{l}\n")).collect();
     let file = h.dir.join("yax.keys");
     std::fs::write(&file, lines).unwrap();
-    let (code, from_file) = run(
-        h,
-        &["dlv-record", "yax.unsignedtld", "--registry", "dlv.example", "--key-file", file.to_str().unwrap()],
-    );
+    let (code, from_file) = h.cli(&[
+        "dlv-record",
+        "yax.unsignedtld",
+        "--registry",
+        "dlv.example",
+        "--key-file",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{from_file}");
     assert!(from_file.contains(dlv), "{from_file}");
     // No registry: DS records only, and it says so.
-    let (_, ds_only) = run(h, &["dlv-record", "yax.unsignedtld"]);
+    let (_, ds_only) = h.cli(&["dlv-record", "yax.unsignedtld"]);
     assert!(ds_only.contains("DS records only") && !ds_only.contains(" DLV "), "{ds_only}");
 }
