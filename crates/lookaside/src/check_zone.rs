@@ -72,6 +72,9 @@ pub struct Report {
     /// Signatures whose validity was already reported (owner, type, key tag, expiration).
     #[serde(skip)]
     signatures_seen: Vec<(Name, u16, u16, u32)>,
+    /// The earliest expiration among them (seconds left, the expiration).
+    #[serde(skip)]
+    earliest_expiry: Option<(i64, u32)>,
 }
 
 impl Report {
@@ -204,6 +207,9 @@ fn check_signed(
         report.signatures_seen.push(id);
         let what = format!("RRSIG {} {} by key {}", owner, rtype::type_name(rt), sig.key_tag);
         let left = i64::from(sig.expiration.wrapping_sub(clock.now) as i32);
+        if report.earliest_expiry.is_none_or(|(l, _)| left < l) {
+            report.earliest_expiry = Some((left, sig.expiration));
+        }
         if !verify::serial_le(sig.inception, clock.now) {
             report.add(
                 Severity::Error,
@@ -331,6 +337,7 @@ pub async fn check_zone(resolver: &Resolver, zone: &Name, opts: &Options) -> Rep
         servers: Vec::new(),
         findings: Vec::new(),
         signatures_seen: Vec::new(),
+        earliest_expiry: None,
     };
     let servers = servers(resolver, zone, opts, &mut report).await;
     report.servers = servers.iter().map(|(l, _)| l.clone()).collect();
@@ -439,8 +446,10 @@ pub async fn check_zone(resolver: &Resolver, zone: &Name, opts: &Options) -> Rep
             Severity::Ok,
             "signatures",
             format!(
-                "the {} signatures verify and stay valid for more than {} days",
+                "the {} signatures verify; the first to expire does so {} ({} days left, --warn-days {})",
                 if nsec3param.is_some() { "SOA, DNSKEY and NSEC3PARAM" } else { "SOA and DNSKEY" },
+                report.earliest_expiry.map_or(String::new(), |(_, e)| date(e)),
+                report.earliest_expiry.map_or(0, |(l, _)| l / 86_400),
                 opts.warn_days
             ),
         );

@@ -154,9 +154,15 @@ fn xmpp_tls_checks_served_certificates_against_tlsa_and_new_cert_guards_renewals
         }
     });
 
+    // A server that accepts and never says a word: the check gives up after its time-out.
+    let silent = TcpListener::bind((IP, 0)).unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+
     let leaf311 = pki.data("dane", 1, 1);
     let mut combos = String::new();
-    for (usage, file) in [(3, "dane"), (2, "ca")] {
+    // Every usage × selector × matching type: end-entity usages (3, 1) name the leaf, the
+    // trust-anchor usages (2, 0) the CA.
+    for (usage, file) in [(3, "dane"), (2, "ca"), (1, "dane"), (0, "ca")] {
         for selector in 0..2 {
             for matching in 0..3 {
                 combos.push_str(&format!(
@@ -176,8 +182,6 @@ fn xmpp_tls_checks_served_certificates_against_tlsa_and_new_cert_guards_renewals
          _{c2s}._tcp.xmppd.secure.example. 3600 IN TLSA 3 1 1 {leaf311}\n\
          _{s2s}._tcp.xmppd.secure.example. 3600 IN TLSA 3 1 1 {leaf311}\n\
          {combos}\
-         _{direct}._tcp.xmppd.secure.example. 3600 IN TLSA 1 1 1 {leaf311}\n\
-         _{direct}._tcp.xmppd.secure.example. 3600 IN TLSA 0 1 1 {ca211}\n\
          _{direct}._tcp.xmppd.secure.example. 3600 IN TLSA 3 1 1 {zeros}\n\
          _{wrong}._tcp.xmppd.secure.example. 3600 IN TLSA 2 1 1 {ca211}\n\
          _xmpp-client._tcp.bad.secure.example. 3600 IN SRV 0 0 {c2s} xmppb.secure.example.\n\
@@ -187,7 +191,8 @@ fn xmpp_tls_checks_served_certificates_against_tlsa_and_new_cert_guards_renewals
          xmppb.secure.example. 3600 IN A {IP}\n\
          _{c2s}._tcp.xmppb.secure.example. 3600 IN TLSA 3 1 1 {leaf311}\n\
          _{s2s}._tcp.xmppb.secure.example. 3600 IN TLSA 3 1 1 {leaf311}\n\
-         _xmpp-client._tcp.junk.secure.example. 3600 IN SRV 0 0 {garbage_port} xmppb.secure.example.\n",
+         _xmpp-client._tcp.junk.secure.example. 3600 IN SRV 0 0 {garbage_port} xmppb.secure.example.\n\
+         _xmpp-server._tcp.junk.secure.example. 3600 IN SRV 0 0 {silent_port} xmppb.secure.example.\n",
         zeros = "0".repeat(64),
     );
     let Some(h) = Hierarchy::start(Some(&extra)) else { return };
@@ -264,10 +269,10 @@ fn xmpp_tls_checks_served_certificates_against_tlsa_and_new_cert_guards_renewals
             "{tls}"
         );
     }
-    // Direct TLS: 12 DANE records (usages 3 and 2 × selectors × matching types) and the two PKIX
-    // ones authenticate; the zero digest matches nothing.
+    // Direct TLS: all 24 records (usages 0-3 × selectors × matching types) authenticate, the
+    // PKIX ones because the CA is in the store; the zero digest matches nothing.
     let records = targets(&report, "_xmpps-client._tcp")[0]["tls"][0]["records"].as_array().unwrap().clone();
-    assert_eq!(records.len(), 15, "{records:?}");
+    assert_eq!(records.len(), 25, "{records:?}");
     for r in &records {
         let text = r["record"].as_str().unwrap();
         if text.ends_with(&"0".repeat(64)) {
@@ -301,7 +306,7 @@ fn xmpp_tls_checks_served_certificates_against_tlsa_and_new_cert_guards_renewals
     let records = targets(&report, "_xmpps-client._tcp")[0]["tls"][0]["records"].as_array().unwrap().clone();
     let pkix: Vec<&Value> =
         records.iter().filter(|r| r["record"].as_str().unwrap().starts_with(['0', '1'])).collect();
-    assert_eq!(pkix.len(), 2);
+    assert_eq!(pkix.len(), 12);
     for r in pkix {
         assert_eq!(r["authenticates"], false, "{r}");
         assert!(r["detail"].as_str().unwrap().contains("path check failed: unknown CA"), "{r}");
@@ -326,6 +331,8 @@ fn xmpp_tls_checks_served_certificates_against_tlsa_and_new_cert_guards_renewals
         out.contains("=> no certificate checked: the server does not speak XMPP: it answered \"HTTP/1.1 400 Bad Request"),
         "{out}"
     );
+    assert!(out.contains("=> no certificate checked: no TLS handshake within 10 s"), "{out}");
+    drop(silent);
 
     // --- --new-cert: the rollover guard -------------------------------------------------------
     // The chain Prosody serves: matched at all four targets (at the direct-TLS server-to-server
