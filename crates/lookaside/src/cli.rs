@@ -683,6 +683,10 @@ pub fn check_config(file: &std::path::Path) -> ExitCode {
     for w in config::forward_conflicts(&c.forwards).1 {
         println!("warning: {w}");
     }
+    for w in &c.watches {
+        let tls = if w.tls { ", served certificates too" } else { "" };
+        println!("watch {} every {} s{tls}", w.domain, c.watch_interval.as_secs());
+    }
     if !c.local.is_empty() {
         println!("local data for {} name(s)", c.local.names());
     }

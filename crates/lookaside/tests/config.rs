@@ -101,3 +101,20 @@ fn out_of_range_values_are_refused() {
     assert!(!ok);
     assert!(out.contains("RFC 9520"), "{out}");
 }
+
+#[test]
+fn watch_entries_are_checked_and_shown() {
+    let (ok, out) =
+        check(&temp("watch.toml", "watch-interval = 600\n[[watch]]\ndomain = \"yax.im\"\ntls = true\n"));
+    assert!(ok, "{out}");
+    assert!(out.contains("watch yax.im. every 600 s, served certificates too"), "{out}");
+    let (ok, out) = check(&temp("watch-bad.toml", "[[watch]]\ndomain = \"yax..im\"\n"));
+    assert!(!ok);
+    assert!(out.contains("[[watch]] domain \"yax..im\": empty label"), "{out}");
+    let (ok, out) = check(&temp("watch-fast.toml", "watch-interval = 1\n"));
+    assert!(!ok);
+    assert!(out.contains("watch-interval 1 is outside 10–86400"), "{out}");
+    let (ok, out) = check(&temp("watch-typo.toml", "[[watch]]\ndomain = \"yax.im\"\ntsl = true\n"));
+    assert!(!ok);
+    assert!(out.contains("tsl"), "{out}");
+}
