@@ -5,9 +5,11 @@
 //! With no load the loop waits in the kernel, and a batch is one datagram.
 //!
 //! The socket is a blocking one with a receive timeout ([`IDLE_WAKE`]), read only by these
-//! loops, on threads of their own: the kernel wakes one waiting thread per datagram, and no
-//! `poll(2)` or readiness bookkeeping comes between. Tasks answering cache misses send with
-//! [`send_now`], which never blocks.
+//! loops, on threads of their own: an idle loop waits in the kernel ([`RecvBatch::recv`]) and
+//! the kernel wakes one waiting thread per datagram, with no `poll(2)` or readiness bookkeeping
+//! in between; a loop whose own cache misses are under way takes what is waiting without
+//! blocking ([`RecvBatch::recv_now`]). Replies to misses go out with [`send_now`], which never
+//! blocks.
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -62,6 +64,15 @@ impl RecvBatch {
     /// Waits until a datagram arrives, then takes every one waiting, at most [`BATCH`];
     /// returns how many, 0 when none came for [`IDLE_WAKE`].
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.recv_with(fd, libc::MSG_WAITFORONE)
+    }
+
+    /// Takes every datagram waiting, at most [`BATCH`], without waiting: 0 when none is.
+    pub fn recv_now(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.recv_with(fd, libc::MSG_DONTWAIT)
+    }
+
+    fn recv_with(&mut self, fd: RawFd, flags: libc::c_int) -> io::Result<usize> {
         // SAFETY: iovec and mmsghdr are plain old data; every pointer set below stays valid
         // for the call, as the buffers they point into are borrowed mutably for its length.
         let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
@@ -77,13 +88,7 @@ impl RecvBatch {
         loop {
             // SAFETY: hdrs holds BATCH initialised headers whose buffers outlive the call.
             let n = unsafe {
-                libc::recvmmsg(
-                    fd,
-                    hdrs.as_mut_ptr(),
-                    BATCH as libc::c_uint,
-                    libc::MSG_WAITFORONE,
-                    std::ptr::null_mut(),
-                )
+                libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as libc::c_uint, flags, std::ptr::null_mut())
             };
             if n >= 0 {
                 let n = n as usize;
