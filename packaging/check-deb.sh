@@ -56,7 +56,7 @@ expect=(
   /usr/share/bash-completion/completions/lookaside /usr/share/zsh/vendor-completions/_lookaside
   /usr/share/fish/vendor_completions.d/lookaside.fish
 )
-for sub in serve check-config query trace ctl xmpp probe dlv-record; do expect+=("/usr/share/man/man8/lookaside-$sub.8.gz"); done
+for sub in serve check-config query trace ctl xmpp probe dlv-record check-zone; do expect+=("/usr/share/man/man8/lookaside-$sub.8.gz"); done
 for f in "${expect[@]}"; do grep -qx "$f" <<<"$files" || fail "package lacks $f"; done
 grep -Eqx '(/usr)?/lib/systemd/system/lookaside.service' <<<"$files" || fail "package lacks the systemd unit"
 ok "file list (${#expect[@]} files and the systemd unit)"
