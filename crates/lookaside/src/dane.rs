@@ -284,54 +284,38 @@ fn evaluate_one(
         return outcome(None, false, format!("does not match {what}"));
     };
     let at = hit.position;
-    match r.usage {
-        3 => outcome(
-            Some(at),
-            true,
-            "DANE-EE: matches the end-entity certificate (names and dates not checked, RFC 7671 §5.1)".into(),
-        ),
+    // What the match must be completed with: nothing for DANE-EE; a path from the leaf to the
+    // matched certificate for DANE-TA; a path to the CA store for the PKIX usages.
+    let (kind, roots, validated) = match r.usage {
+        3 => {
+            let words =
+                "DANE-EE: matches the end-entity certificate (names and dates not checked, RFC 7671 §5.1)";
+            return outcome(Some(at), true, words.into());
+        }
         2 => {
             let mut anchor = RootCertStore::empty();
             if anchor.add(CertificateDer::from(hit.der.clone())).is_err() {
-                return outcome(
-                    Some(at),
-                    false,
-                    format!("DANE-TA: certificate {at} matches but cannot serve as a trust anchor"),
-                );
+                let words = format!("DANE-TA: certificate {at} matches but cannot serve as a trust anchor");
+                return outcome(Some(at), false, words);
             }
-            match verify_path(leaf, &chain[1..], &Arc::new(anchor), names, now) {
-                Ok(name) => outcome(
-                    Some(at),
-                    true,
-                    format!(
-                        "DANE-TA: certificate {at} matches and the server's certificate chains to it for {name}"
-                    ),
-                ),
-                Err(why) => outcome(Some(at), false, format!("DANE-TA: certificate {at} matches, but {why}")),
-            }
+            ("DANE-TA", Arc::new(anchor), "the end-entity certificate chains to it")
         }
         _ => {
             let kind = if r.usage == 1 { "PKIX-EE" } else { "PKIX-TA" };
             let Some(roots) = roots else {
-                return outcome(
-                    Some(at),
-                    false,
-                    format!(
-                        "{kind}: certificate {at} matches, but no CA store could be read for the PKIX check"
-                    ),
+                let words = format!(
+                    "{kind}: certificate {at} matches, but no CA store could be read for the PKIX check"
                 );
+                return outcome(Some(at), false, words);
             };
-            match verify_path(leaf, &chain[1..], roots, names, now) {
-                Ok(name) => outcome(
-                    Some(at),
-                    true,
-                    format!(
-                        "{kind}: certificate {at} matches and the chain validates against the CA store for {name}"
-                    ),
-                ),
-                Err(why) => outcome(Some(at), false, format!("{kind}: certificate {at} matches, but {why}")),
-            }
+            (kind, Arc::clone(roots), "the chain validates against the CA store")
         }
+    };
+    match verify_path(leaf, &chain[1..], &roots, names, now) {
+        Ok(name) => {
+            outcome(Some(at), true, format!("{kind}: certificate {at} matches and {validated} for {name}"))
+        }
+        Err(why) => outcome(Some(at), false, format!("{kind}: certificate {at} matches, but {why}")),
     }
 }
 
